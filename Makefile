@@ -1,0 +1,50 @@
+# vauth — build, demo, and the one test command (`make test`, which .ci/run calls).
+GO          ?= go
+BIN         := bin/vauth
+VERSION     := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X main.version=$(VERSION)
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+VM          := ../shared/tools/run-in-vm.sh
+FUZZTIME    ?= 5s
+
+.PHONY: all build deps demo test lint unit fuzz-smoke vm-test bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/vauth
+
+## deps: install what the tests need (Debian packages, staticcheck); idempotent.
+deps:
+	@scripts/deps.sh
+
+## demo: the main job — a passkey registration and two sign-ins, end to end.
+demo: build
+	./$(BIN) demo
+
+## test: everything, as CI runs it.
+test: deps lint unit fuzz-smoke vm-test
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+
+unit:
+	VAUTH_E2E_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+## fuzz-smoke: every fuzz target for FUZZTIME (make fuzz FUZZTIME=10m by hand).
+fuzz-smoke fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+## vm-test: the tests that need a kernel with /dev/uhid, natively where it
+## exists, else inside the VM from ../shared/tools/run-in-vm.sh.
+vm-test:
+	@scripts/vm-test.sh
+
+## bench: speed figures as ratios to their floors, from one run.
+bench:
+	$(GO) run ./internal/bench/benchtable
+
+clean:
+	rm -rf bin

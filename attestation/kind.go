@@ -1,0 +1,46 @@
+package attestation
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kinds of attestation the CLI offers (--attestation).
+const (
+	KindNone   = "none"   // format none
+	KindSelf   = "self"   // format packed, signed by the credential itself
+	KindPacked = "packed" // format packed, basic attestation with an x5c chain
+)
+
+// Kinds lists the values New accepts, for flag help and error messages.
+func Kinds() []string { return []string{KindNone, KindSelf, KindPacked} }
+
+// New returns the attester of one kind. For KindPacked, ca is the CA that
+// certifies the attestation key (nil means vauth's own, kept in store), and
+// the attestation key for aaguid is prepared at once so that a broken store
+// or CA shows up at startup rather than at the first registration.
+func New(kind string, aaguid [16]byte, store BlobStore, ca *CA) (Attester, error) {
+	switch kind {
+	case KindNone:
+		return None(), nil
+	case KindSelf:
+		return Self(), nil
+	case KindPacked:
+		if store == nil {
+			return nil, fmt.Errorf("attestation: %q attestation needs a store", kind)
+		}
+		if ca == nil {
+			var err error
+			if ca, err = LoadOrCreateCA(store); err != nil {
+				return nil, err
+			}
+		}
+		b := newBasic(ca, aaguid, store)
+		if _, err := b.attestationKey(); err != nil {
+			return nil, err
+		}
+		return b, nil
+	default:
+		return nil, fmt.Errorf("attestation: unknown attestation %q; choose one of %s", kind, strings.Join(Kinds(), ", "))
+	}
+}

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/vauth/vauth/internal/daemon"
+)
+
+func serveUHID(context.Context, *daemon.Daemon, uhidFlags, *slog.Logger) error {
+	return errors.New("the uhid transport needs Linux: use --transport unix:PATH")
+}

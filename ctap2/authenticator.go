@@ -1,0 +1,274 @@
+package ctap2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vauth/vauth/attestation"
+	"github.com/vauth/vauth/hid"
+	"github.com/vauth/vauth/keystore"
+)
+
+// Defaults of the Config limits.
+const (
+	DefaultMaxMsgSize               = 7609 // the largest CTAPHID message (CTAP 2.1 §11.2.4)
+	DefaultMaxCredentialCountInList = 16
+	DefaultMaxDiscoverable          = 100000
+)
+
+// Config describes an authenticator. The zero value of every field but
+// Keystore is usable.
+type Config struct {
+	// AAGUID identifies the authenticator model in attested credential data
+	// and getInfo. The zero AAGUID is what "none" attestation usually
+	// carries.
+	AAGUID [16]byte
+	// Keystore keeps the credentials and device state. Required.
+	Keystore keystore.Keystore
+	// Attester makes the attestation statement of new credentials; nil
+	// means attestation.None().
+	Attester attestation.Attester
+	// Presence asks the user to confirm requests. Nil means nobody can be
+	// asked: every request that needs user presence is denied.
+	Presence Presence
+	// Clock tells the time for the reset window and the getNextAssertion
+	// timer; nil means SystemClock.
+	Clock Clock
+	// Logger receives a Debug record per command and Info records for
+	// registrations, assertions and resets; nil discards them.
+	Logger *slog.Logger
+	// Algorithms are the COSE algorithms offered for new credentials, in
+	// order of preference; each must be one the Keystore supports. Nil
+	// means all of the Keystore's.
+	Algorithms []int
+	// MaxMsgSize is the largest request accepted and reported in getInfo;
+	// 0 means DefaultMaxMsgSize.
+	MaxMsgSize int
+	// MaxCredentialCountInList is the longest allowList or excludeList
+	// accepted, reported in getInfo; 0 means DefaultMaxCredentialCountInList.
+	MaxCredentialCountInList int
+	// MaxDiscoverable caps the number of discoverable credentials; 0 means
+	// DefaultMaxDiscoverable.
+	MaxDiscoverable int
+	// Transports are reported in getInfo; nil means ["usb"].
+	Transports []string
+	// FirmwareVersion is reported in getInfo when not 0.
+	FirmwareVersion uint64
+}
+
+// Authenticator is a CTAP2 authenticator. It implements hid.Handler and
+// hid.Winker, and runs one command at a time.
+type Authenticator struct {
+	aaguid                   [16]byte
+	keystore                 keystore.Keystore
+	attester                 attestation.Attester
+	presence                 Presence
+	clock                    Clock
+	log                      *slog.Logger
+	algorithms               []int
+	maxMsgSize               int
+	maxCredentialCountInList int
+	maxDiscoverable          int
+	transports               []string
+	firmwareVersion          uint64
+
+	powerUp time.Time // when New returned: the start of the reset window
+
+	mu sync.Mutex // held while a command runs
+	// assertions is what authenticatorGetNextAssertion continues; nil when
+	// there is nothing to continue.
+	assertions *assertionState
+}
+
+var (
+	_ hid.Handler = (*Authenticator)(nil)
+	_ hid.Winker  = (*Authenticator)(nil)
+)
+
+// New makes an authenticator. The moment it returns counts as power-up for
+// authenticatorReset's 10-second window.
+func New(cfg Config) (*Authenticator, error) {
+	if cfg.Keystore == nil {
+		return nil, errors.New("ctap2: Config.Keystore is required")
+	}
+	a := &Authenticator{
+		aaguid:                   cfg.AAGUID,
+		keystore:                 cfg.Keystore,
+		attester:                 cfg.Attester,
+		presence:                 cfg.Presence,
+		clock:                    cfg.Clock,
+		log:                      cfg.Logger,
+		algorithms:               cfg.Algorithms,
+		maxMsgSize:               orDefault(cfg.MaxMsgSize, DefaultMaxMsgSize),
+		maxCredentialCountInList: orDefault(cfg.MaxCredentialCountInList, DefaultMaxCredentialCountInList),
+		maxDiscoverable:          orDefault(cfg.MaxDiscoverable, DefaultMaxDiscoverable),
+		transports:               cfg.Transports,
+		firmwareVersion:          cfg.FirmwareVersion,
+	}
+	if a.attester == nil {
+		a.attester = attestation.None()
+	}
+	if a.clock == nil {
+		a.clock = SystemClock{}
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.transports == nil {
+		a.transports = []string{"usb"}
+	}
+	supported := cfg.Keystore.Algorithms()
+	if a.algorithms == nil {
+		a.algorithms = supported
+	}
+	if len(a.algorithms) == 0 {
+		return nil, errors.New("ctap2: no credential algorithms")
+	}
+	for _, alg := range a.algorithms {
+		if !slices.Contains(supported, alg) {
+			return nil, fmt.Errorf("ctap2: the %s keystore does not support COSE algorithm %d", cfg.Keystore.Backend(), alg)
+		}
+	}
+	if a.maxMsgSize < 0 || a.maxCredentialCountInList < 0 || a.maxDiscoverable < 0 {
+		return nil, errors.New("ctap2: negative limit in Config")
+	}
+	a.powerUp = a.clock.Now()
+	return a, nil
+}
+
+// orDefault returns v, or def when v is zero.
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// CTAP command bytes (CTAP 2.1 §6).
+const (
+	cmdMakeCredential   = 0x01
+	cmdGetAssertion     = 0x02
+	cmdGetInfo          = 0x04
+	cmdReset            = 0x07
+	cmdGetNextAssertion = 0x08
+	cmdSelection        = 0x0B
+)
+
+// request is one command as a handler sees it.
+type request struct {
+	ctx       context.Context
+	params    []byte        // the CBOR parameters, after the command byte
+	keepalive hid.Keepalive // never nil
+}
+
+// command is an entry of the dispatch table. A handler returns the value
+// to encode as the response's CBOR (nil for none) or an error whose status
+// (see StatusError) is the answer.
+type command struct {
+	name   string
+	handle func(a *Authenticator, r *request) (any, error)
+}
+
+// commands maps command bytes to their handlers; each lives in the file
+// named after it.
+var commands = map[byte]command{
+	cmdMakeCredential:   {"authenticatorMakeCredential", (*Authenticator).makeCredential},
+	cmdGetAssertion:     {"authenticatorGetAssertion", (*Authenticator).getAssertion},
+	cmdGetInfo:          {"authenticatorGetInfo", (*Authenticator).getInfo},
+	cmdReset:            {"authenticatorReset", (*Authenticator).reset},
+	cmdGetNextAssertion: {"authenticatorGetNextAssertion", (*Authenticator).getNextAssertion},
+	cmdSelection:        {"authenticatorSelection", (*Authenticator).selection},
+}
+
+// HandleCBOR answers a CTAPHID_CBOR message: the command byte and its CBOR
+// parameters in, a status byte and the response's CBOR out. It never
+// panics on any input.
+func (a *Authenticator) HandleCBOR(ctx context.Context, req []byte, keepalive hid.Keepalive) []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(req) == 0 {
+		a.assertions = nil
+		a.log.Debug("CTAP request without a command byte", "status", CTAP1ErrInvalidLength.String())
+		return []byte{byte(CTAP1ErrInvalidLength)}
+	}
+	cmd := req[0]
+	if cmd != cmdGetNextAssertion {
+		// authenticatorGetNextAssertion continues only the command right
+		// before it.
+		a.assertions = nil
+	}
+	c, ok := commands[cmd]
+	if !ok {
+		a.log.Debug("unknown CTAP command", "command", fmt.Sprintf("0x%02x", cmd), "status", CTAP1ErrInvalidCommand.String())
+		return []byte{byte(CTAP1ErrInvalidCommand)}
+	}
+	if len(req)-1 > a.maxMsgSize {
+		a.log.Debug("CTAP request too long", "command", c.name, "length", len(req)-1, "status", CTAP1ErrInvalidLength.String())
+		return []byte{byte(CTAP1ErrInvalidLength)}
+	}
+	if keepalive == nil {
+		keepalive = func(byte) {}
+	}
+	resp, err := a.run(c, &request{ctx: ctx, params: req[1:], keepalive: keepalive})
+	status := statusOf(err)
+	switch {
+	case status == CTAP1ErrOther:
+		a.log.Error("CTAP command failed", "command", c.name, "status", status.String(), "err", err)
+	case !a.log.Enabled(ctx, slog.LevelDebug): // spare the hot path the arguments
+	case err == nil:
+		a.log.Debug("CTAP command", "command", c.name, "status", status.String())
+	default:
+		a.log.Debug("CTAP command", "command", c.name, "status", status.String(), "err", err)
+	}
+	if err == nil {
+		return resp
+	}
+	return []byte{byte(status)}
+}
+
+// run calls a handler and encodes its response after the CTAP2_OK status
+// byte. A panic in the handler, the last line of defence against a bug,
+// becomes CTAP1_ERR_OTHER with its stack in the log.
+func (a *Authenticator) run(c command, r *request) (resp []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("CTAP command panicked", "command", c.name, "panic", p, "stack", string(debug.Stack()))
+			resp, err = nil, &StatusError{Status: CTAP1ErrOther, Err: fmt.Errorf("panic: %v", p)}
+		}
+	}()
+	v, err := c.handle(a, r)
+	if err != nil {
+		return nil, err
+	}
+	resp = []byte{byte(CTAP2OK)}
+	if v == nil {
+		return resp, nil
+	}
+	body, err := encMode.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the %s response: %w", c.name, err)
+	}
+	return append(resp, body...), nil
+}
+
+// Wink is CTAPHID_WINK: the host asks the device to show itself. There is
+// no light to flash, so it is logged for the user to see.
+func (a *Authenticator) Wink() {
+	a.log.Info("wink: the host asks this authenticator to identify itself")
+}
+
+// logOutcome writes the Info record of an operation the user cares about:
+// which site asked for what, and what was answered.
+func (a *Authenticator) logOutcome(msg string, err error, attrs ...any) {
+	attrs = append(attrs, "status", statusOf(err).String())
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	a.log.Info(msg, attrs...)
+}

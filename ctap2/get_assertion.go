@@ -1,0 +1,293 @@
+package ctap2
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/vauth/vauth/keystore"
+)
+
+// authenticatorGetAssertion parameter keys (CTAP 2.1 §6.2).
+const (
+	getAssertionRPID              paramKey = 0x01
+	getAssertionClientDataHash    paramKey = 0x02
+	getAssertionAllowList         paramKey = 0x03
+	getAssertionExtensions        paramKey = 0x04
+	getAssertionOptions           paramKey = 0x05
+	getAssertionPinUvAuthParam    paramKey = 0x06
+	getAssertionPinUvAuthProtocol paramKey = 0x07
+)
+
+// authenticatorGetAssertion and authenticatorGetNextAssertion response keys.
+const (
+	getAssertionRespCredential          = 0x01
+	getAssertionRespAuthData            = 0x02
+	getAssertionRespSignature           = 0x03
+	getAssertionRespUser                = 0x04
+	getAssertionRespNumberOfCredentials = 0x05
+)
+
+// credProtect levels (CTAP 2.1 §12.1); keystore.Credential.CredProtect 0
+// counts as userVerificationOptional.
+const (
+	credProtectUVOptionalWithCredentialIDList = 0x02
+	credProtectUVRequired                     = 0x03
+)
+
+// getNextAssertionTimeout is how long after the previous assertion
+// authenticatorGetNextAssertion may follow (CTAP 2.1 §6.3).
+const getNextAssertionTimeout = 30 * time.Second
+
+// getAssertionRequest is a decoded authenticatorGetAssertion request.
+type getAssertionRequest struct {
+	rpID           string
+	clientDataHash []byte
+	// allowList holds the "public-key" entries of the allowList;
+	// allowListPresent says whether a non-empty allowList came at all.
+	allowList        []credentialDescriptor
+	allowListPresent bool
+	options          requestOptions
+	pinUvAuth        pinUvAuth
+}
+
+// assertionState is what authenticatorGetNextAssertion continues: the
+// remembered authenticatorGetAssertion parameters, the credentials still to
+// return, and when the last assertion was made.
+type assertionState struct {
+	rpID           string
+	rpIDHash       [32]byte
+	clientDataHash []byte
+	flags          byte
+	credentials    []*keystore.Credential
+	next           int // credentialCounter: the index of the next credential
+	last           time.Time
+}
+
+// credentialDescriptorResponse is the credential member of a response.
+type credentialDescriptorResponse struct {
+	ID   []byte `cbor:"id"`
+	Type string `cbor:"type"`
+}
+
+// userEntityResponse is the user member of a response.
+type userEntityResponse struct {
+	ID          []byte `cbor:"id"`
+	Name        string `cbor:"name,omitempty"`
+	DisplayName string `cbor:"displayName,omitempty"`
+}
+
+func (a *Authenticator) decodeGetAssertion(data []byte) (*getAssertionRequest, error) {
+	p, err := decodeRequest(data)
+	if err != nil {
+		return nil, err
+	}
+	var req getAssertionRequest
+	if req.rpID, err = requiredField[string](p, getAssertionRPID, "rpId"); err != nil {
+		return nil, err
+	}
+	if req.clientDataHash, err = requiredField[[]byte](p, getAssertionClientDataHash, "clientDataHash"); err != nil {
+		return nil, err
+	}
+	allowList, _, err := decodeArray(p, getAssertionAllowList, "allowList", a.maxCredentialCountInList, decodeCredentialDescriptor)
+	if err != nil {
+		return nil, err
+	}
+	req.allowListPresent = len(allowList) > 0
+	for _, d := range allowList {
+		if d.Type == credentialTypePublicKey {
+			req.allowList = append(req.allowList, d)
+		}
+	}
+	if err = checkMapType(p, getAssertionExtensions, "extensions"); err != nil {
+		return nil, err
+	}
+	if req.options, err = decodeOptions(p, getAssertionOptions); err != nil {
+		return nil, err
+	}
+	if req.pinUvAuth, err = decodePinUvAuth(p, getAssertionPinUvAuthParam, getAssertionPinUvAuthProtocol); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// getAssertion is authenticatorGetAssertion (CTAP 2.1 §6.2): it proves to
+// an RP that the user holds one of its credentials.
+func (a *Authenticator) getAssertion(r *request) (any, error) {
+	req, err := a.decodeGetAssertion(r.params)
+	if err != nil {
+		return nil, err
+	}
+	resp, cred, n, err := a.doGetAssertion(r, req)
+	if a.log.Enabled(r.ctx, slog.LevelInfo) {
+		attrs := []any{"rp", req.rpID, "credentials", n, "up", req.options.up != optionFalse}
+		if cred != nil {
+			attrs = append(attrs, "user", cred.User.Name, "credential", base64.RawURLEncoding.EncodeToString(cred.ID))
+		}
+		a.logOutcome("assertion", err, attrs...)
+	}
+	return resp, err
+}
+
+// doGetAssertion follows the steps of CTAP 2.1 §6.2.2 (the numbers in the
+// comments) and returns the response, the credential it used and the number
+// of applicable credentials.
+func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (map[int]any, *keystore.Credential, int, error) {
+	rpIDHash := sha256.Sum256([]byte(req.rpID))
+	// 1, 2: pinUvAuthParam and pinUvAuthProtocol.
+	if err := a.checkPinUvAuthParam(req.pinUvAuth); err != nil {
+		return nil, nil, 0, err
+	}
+	// 3: the response's flags start cleared.
+	var flags byte
+	// 4: options. "uv" needs built-in user verification; "rk" is not an
+	// option of getAssertion; "up" defaults to true.
+	if err := a.checkUVOption(req.options, req.pinUvAuth); err != nil {
+		return nil, nil, 0, err
+	}
+	if req.options.rk != optionAbsent {
+		return nil, nil, 0, statusErrorf(CTAP2ErrUnsupportedOption, `"rk" option in getAssertion`)
+	}
+	up := req.options.up != optionFalse
+	// 5, 6 (alwaysUv, user verification) concern authenticators protected by
+	// some form of user verification; this one is not yet.
+	// 7: the applicable credentials.
+	creds, err := a.applicableCredentials(req, rpIDHash, flags&flagUV != 0)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if len(creds) == 0 {
+		return nil, nil, 0, statusErrorf(CTAP2ErrNoCredentials, "no credential of %q", req.rpID)
+	}
+	// 9: user presence, unless "up" is false (a silent assertion).
+	if up {
+		pr := PresenceRequest{Op: "getAssertion", RPID: req.rpID}
+		if len(creds) == 1 { // with several, the platform lets the user choose later
+			pr.User = displayUser(creds[0].User.Name, creds[0].User.DisplayName)
+		}
+		if err := a.userPresence(r, pr); err != nil {
+			return nil, nil, len(creds), err
+		}
+		flags |= flagUP
+	}
+	// 10: extensions: none is supported yet, so all are ignored.
+	// 11: with an allowList, any applicable credential will do.
+	// 12: without, the newest first; getNextAssertion serves the others.
+	state := &assertionState{rpID: req.rpID, rpIDHash: rpIDHash, clientDataHash: req.clientDataHash, flags: flags, credentials: creds}
+	resp, err := a.assert(state, creds[0])
+	if err != nil {
+		return nil, creds[0], len(creds), err
+	}
+	if !req.allowListPresent && len(creds) > 1 {
+		resp[getAssertionRespNumberOfCredentials] = len(creds)
+		state.next, state.last = 1, a.clock.Now()
+		a.assertions = state
+	}
+	return resp, creds[0], len(creds), nil
+}
+
+// applicableCredentials is step 7 of §6.2.2: the credentials of the
+// allowList that this authenticator made for the RP, or without an
+// allowList the RP's discoverable credentials, newest first; less those
+// that their credProtect level hides (steps 7.4, 7.5).
+func (a *Authenticator) applicableCredentials(req *getAssertionRequest, rpIDHash [32]byte, uv bool) ([]*keystore.Credential, error) {
+	var creds []*keystore.Credential
+	if req.allowListPresent {
+		for _, d := range req.allowList {
+			c, err := a.keystore.Lookup(rpIDHash, d.ID)
+			if errors.Is(err, keystore.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return nil, fmt.Errorf("looking up an allowList credential: %w", err)
+			}
+			creds = append(creds, c)
+		}
+	} else {
+		var err error
+		if creds, err = a.keystore.Discoverable(rpIDHash); err != nil {
+			return nil, fmt.Errorf("listing the RP's discoverable credentials: %w", err)
+		}
+	}
+	return slices.DeleteFunc(creds, func(c *keystore.Credential) bool {
+		switch c.CredProtect {
+		case credProtectUVRequired:
+			return !uv
+		case credProtectUVOptionalWithCredentialIDList:
+			return !uv && !req.allowListPresent
+		}
+		return false
+	}), nil
+}
+
+// getNextAssertion is authenticatorGetNextAssertion (CTAP 2.1 §6.3): the
+// next credential of the authenticatorGetAssertion right before it.
+func (a *Authenticator) getNextAssertion(r *request) (any, error) {
+	state := a.assertions
+	// 1, 2: something to continue.
+	if state == nil || state.next >= len(state.credentials) {
+		return nil, statusErrorf(CTAP2ErrNotAllowed, "no authenticatorGetAssertion to continue")
+	}
+	// 3: within 30 seconds of the previous assertion.
+	now := a.clock.Now()
+	if now.Sub(state.last) > getNextAssertionTimeout {
+		a.assertions = nil
+		return nil, statusErrorf(CTAP2ErrNotAllowed, "authenticatorGetNextAssertion more than %v after the previous assertion", getNextAssertionTimeout)
+	}
+	// 4-6: the next credential, signed.
+	cred := state.credentials[state.next]
+	resp, err := a.assert(state, cred)
+	if a.log.Enabled(r.ctx, slog.LevelInfo) {
+		a.logOutcome("assertion", err, "rp", state.rpID, "user", cred.User.Name, "credential", base64.RawURLEncoding.EncodeToString(cred.ID), "up", state.flags&flagUP != 0, "next", state.next)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// 7, 8: reset the timer, advance the counter.
+	state.last = now
+	state.next++
+	return resp, nil
+}
+
+// assert makes the assertion of one credential (§6.2.2 step 13): fresh
+// authenticator data, its signature with the client data hash, and the
+// credential's user when it is discoverable.
+func (a *Authenticator) assert(state *assertionState, cred *keystore.Credential) (map[int]any, error) {
+	signCount, err := a.keystore.NextCounter(cred)
+	if err != nil {
+		return nil, fmt.Errorf("signature counter: %w", err)
+	}
+	ad := authenticatorData{rpIDHash: state.rpIDHash, flags: state.flags, signCount: signCount}
+	authData, err := ad.marshal()
+	if err != nil {
+		return nil, fmt.Errorf("authenticator data: %w", err)
+	}
+	signed := make([]byte, 0, len(authData)+len(state.clientDataHash))
+	signed = append(append(signed, authData...), state.clientDataHash...)
+	sig, err := a.keystore.Sign(cred, signed)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	resp := map[int]any{
+		getAssertionRespCredential: credentialDescriptorResponse{ID: cred.ID, Type: credentialTypePublicKey},
+		getAssertionRespAuthData:   authData,
+		getAssertionRespSignature:  sig,
+	}
+	if cred.Discoverable {
+		resp[getAssertionRespUser] = userResponse(cred.User, state.flags&flagUV != 0)
+	}
+	return resp, nil
+}
+
+// userResponse is the user member of an assertion: the user ID, and the
+// name and display name only when the authenticator verified the user
+// (§6.2.2 step 12.3).
+func userResponse(u keystore.User, uv bool) userEntityResponse {
+	if !uv {
+		return userEntityResponse{ID: u.ID}
+	}
+	return userEntityResponse{ID: u.ID, Name: u.Name, DisplayName: u.DisplayName}
+}

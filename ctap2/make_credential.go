@@ -1,0 +1,272 @@
+package ctap2
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/vauth/vauth/keystore"
+)
+
+// paramKey is an integer key of a request's parameter map. Requests use
+// unsigned integer keys, which decode as uint64.
+type paramKey = uint64
+
+// authenticatorMakeCredential parameter keys (CTAP 2.1 §6.1).
+const (
+	makeCredentialClientDataHash        paramKey = 0x01
+	makeCredentialRP                    paramKey = 0x02
+	makeCredentialUser                  paramKey = 0x03
+	makeCredentialPubKeyCredParams      paramKey = 0x04
+	makeCredentialExcludeList           paramKey = 0x05
+	makeCredentialExtensions            paramKey = 0x06
+	makeCredentialOptions               paramKey = 0x07
+	makeCredentialPinUvAuthParam        paramKey = 0x08
+	makeCredentialPinUvAuthProtocol     paramKey = 0x09
+	makeCredentialEnterpriseAttestation paramKey = 0x0A
+)
+
+// authenticatorMakeCredential response keys.
+const (
+	makeCredentialRespFmt      = 0x01
+	makeCredentialRespAuthData = 0x02
+	makeCredentialRespAttStmt  = 0x03
+)
+
+// makeCredentialRequest is a decoded authenticatorMakeCredential request.
+type makeCredentialRequest struct {
+	clientDataHash   []byte
+	rp               rpEntity
+	user             userEntity
+	pubKeyCredParams []credentialParameters
+	excludeList      []credentialDescriptor
+	options          requestOptions
+	pinUvAuth        pinUvAuth
+	// enterpriseAttestation is present when the platform asks for it.
+	enterpriseAttestation bool
+}
+
+func (a *Authenticator) decodeMakeCredential(data []byte) (*makeCredentialRequest, error) {
+	p, err := decodeRequest(data)
+	if err != nil {
+		return nil, err
+	}
+	var req makeCredentialRequest
+	if req.clientDataHash, err = requiredField[[]byte](p, makeCredentialClientDataHash, "clientDataHash"); err != nil {
+		return nil, err
+	}
+	raw, ok := p.lookup(makeCredentialRP)
+	if !ok {
+		return nil, statusErrorf(CTAP2ErrMissingParameter, "rp is missing")
+	}
+	if req.rp, err = decodeRPEntity(raw, "rp"); err != nil {
+		return nil, err
+	}
+	if raw, ok = p.lookup(makeCredentialUser); !ok {
+		return nil, statusErrorf(CTAP2ErrMissingParameter, "user is missing")
+	}
+	if req.user, err = decodeUserEntity(raw, "user"); err != nil {
+		return nil, err
+	}
+	var present bool
+	req.pubKeyCredParams, present, err = decodeArray(p, makeCredentialPubKeyCredParams, "pubKeyCredParams", 0, decodeCredentialParameters)
+	if err != nil {
+		return nil, err
+	}
+	if !present {
+		return nil, statusErrorf(CTAP2ErrMissingParameter, "pubKeyCredParams is missing")
+	}
+	if req.excludeList, _, err = decodeArray(p, makeCredentialExcludeList, "excludeList", a.maxCredentialCountInList, decodeCredentialDescriptor); err != nil {
+		return nil, err
+	}
+	if err = checkMapType(p, makeCredentialExtensions, "extensions"); err != nil {
+		return nil, err
+	}
+	if req.options, err = decodeOptions(p, makeCredentialOptions); err != nil {
+		return nil, err
+	}
+	if req.pinUvAuth, err = decodePinUvAuth(p, makeCredentialPinUvAuthParam, makeCredentialPinUvAuthProtocol); err != nil {
+		return nil, err
+	}
+	if _, req.enterpriseAttestation, err = field[uint64](p, makeCredentialEnterpriseAttestation, "enterpriseAttestation"); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// makeCredential is authenticatorMakeCredential (CTAP 2.1 §6.1): it makes a
+// new credential for an RP after the user confirms.
+func (a *Authenticator) makeCredential(r *request) (any, error) {
+	req, err := a.decodeMakeCredential(r.params)
+	if err != nil {
+		return nil, err
+	}
+	resp, cred, err := a.doMakeCredential(r, req)
+	attrs := []any{"rp", req.rp.ID, "user", req.user.Name, "discoverable", req.options.rk == optionTrue}
+	if cred != nil {
+		attrs = append(attrs, "algorithm", cred.Algorithm, "credential", base64.RawURLEncoding.EncodeToString(cred.ID))
+	}
+	a.logOutcome("registration", err, attrs...)
+	return resp, err
+}
+
+// doMakeCredential follows the steps of CTAP 2.1 §6.1.2 (the numbers in
+// the comments) and returns the response and the new credential.
+func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest) (map[int]any, *keystore.Credential, error) {
+	rpIDHash := sha256.Sum256([]byte(req.rp.ID))
+	// 1, 2: pinUvAuthParam and pinUvAuthProtocol.
+	if err := a.checkPinUvAuthParam(req.pinUvAuth); err != nil {
+		return nil, nil, err
+	}
+	// 3: the first supported algorithm of pubKeyCredParams.
+	alg, err := a.chooseAlgorithm(req.pubKeyCredParams)
+	if err != nil {
+		return nil, nil, err
+	}
+	// 4: the response's flags start cleared.
+	var flags byte
+	// 5: options. "rk" is supported; "uv" needs built-in user verification;
+	// "up" must not be false.
+	if err := a.checkUVOption(req.options, req.pinUvAuth); err != nil {
+		return nil, nil, err
+	}
+	rk := req.options.rk == optionTrue
+	if req.options.up == optionFalse {
+		return nil, nil, statusErrorf(CTAP2ErrInvalidOption, `"up" option false in makeCredential`)
+	}
+	// 6-8 (alwaysUv, makeCredUvNotRqd) and 10-11 concern authenticators
+	// protected by some form of user verification; this one is not yet.
+	// 9: enterprise attestation is not supported.
+	if req.enterpriseAttestation {
+		return nil, nil, statusErrorf(CTAP1ErrInvalidParameter, "enterprise attestation is not supported")
+	}
+	// 12: excludeList.
+	if err := a.checkExcludeList(r, req, rpIDHash, flags&flagUV != 0); err != nil {
+		return nil, nil, err
+	}
+	// 14: user presence.
+	if err := a.userPresence(r, PresenceRequest{Op: "makeCredential", RPID: req.rp.ID, User: displayUser(req.user.Name, req.user.DisplayName)}); err != nil {
+		return nil, nil, err
+	}
+	flags |= flagUP
+	// 15: extensions: none is supported yet, so all are ignored.
+	// 16-18: the new key pair, discoverable when "rk" is true.
+	if rk {
+		if err := a.checkDiscoverableCapacity(rpIDHash, req.user.ID); err != nil {
+			return nil, nil, err
+		}
+	}
+	createReq := keystore.CreateRequest{RPIDHash: rpIDHash, Algorithm: alg, Discoverable: rk}
+	if rk {
+		createReq.RPID = req.rp.ID
+		createReq.User = keystore.User{ID: req.user.ID, Name: req.user.Name, DisplayName: req.user.DisplayName}
+	}
+	cred, err := a.keystore.Create(createReq)
+	if errors.Is(err, keystore.ErrUnsupportedAlgorithm) {
+		return nil, nil, &StatusError{Status: CTAP2ErrUnsupportedAlgorithm, Err: err}
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("creating the credential: %w", err)
+	}
+	// 19: authenticator data and the attestation statement.
+	signCount, err := a.keystore.NextCounter(cred)
+	if err != nil {
+		return nil, cred, fmt.Errorf("signature counter: %w", err)
+	}
+	ad := authenticatorData{rpIDHash: rpIDHash, flags: flags, signCount: signCount, attestedCredential: cred, aaguid: a.aaguid}
+	authData, err := ad.marshal()
+	if err != nil {
+		return nil, cred, fmt.Errorf("authenticator data: %w", err)
+	}
+	stmt, err := a.attester.Attest(a.keystore, cred, authData, req.clientDataHash)
+	if err != nil {
+		return nil, cred, fmt.Errorf("attestation: %w", err)
+	}
+	attStmt := stmt.AttStmt
+	if attStmt == nil {
+		attStmt = map[string]any{} // attStmt is a map even when empty
+	}
+	return map[int]any{
+		makeCredentialRespFmt:      stmt.Format,
+		makeCredentialRespAuthData: authData,
+		makeCredentialRespAttStmt:  attStmt,
+	}, cred, nil
+}
+
+// chooseAlgorithm is step 3 of §6.1.2: the algorithm of the first
+// "public-key" entry of pubKeyCredParams that the authenticator supports.
+// Entries of other types are skipped.
+func (a *Authenticator) chooseAlgorithm(ps []credentialParameters) (int, error) {
+	for _, p := range ps {
+		if p.Type != credentialTypePublicKey {
+			continue
+		}
+		for _, alg := range a.algorithms {
+			if int64(alg) == p.Alg {
+				return alg, nil
+			}
+		}
+	}
+	return 0, statusErrorf(CTAP2ErrUnsupportedAlgorithm, "no supported algorithm in pubKeyCredParams")
+}
+
+// checkExcludeList is step 12 of §6.1.2: when the excludeList names a
+// credential of this authenticator for this RP, the user is asked for
+// presence (so that the answer does not leak without a touch) and the
+// request ends with CTAP2_ERR_CREDENTIAL_EXCLUDED, whatever the user does.
+// A credential with credProtect userVerificationRequired counts only when
+// the user was verified.
+func (a *Authenticator) checkExcludeList(r *request, req *makeCredentialRequest, rpIDHash [32]byte, uv bool) error {
+	for _, d := range req.excludeList {
+		if d.Type != credentialTypePublicKey {
+			continue
+		}
+		c, err := a.keystore.Lookup(rpIDHash, d.ID)
+		if errors.Is(err, keystore.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("looking up an excludeList credential: %w", err)
+		}
+		if c.CredProtect == credProtectUVRequired && !uv {
+			continue
+		}
+		err = a.userPresence(r, PresenceRequest{Op: "makeCredential", RPID: req.rp.ID, User: displayUser(req.user.Name, req.user.DisplayName)})
+		if statusOf(err) == CTAP2ErrKeepaliveCancel {
+			return err
+		}
+		return statusErrorf(CTAP2ErrCredentialExcluded, "the excludeList names credential %s", base64.RawURLEncoding.EncodeToString(c.ID))
+	}
+	return nil
+}
+
+// checkDiscoverableCapacity is step 17.4 of §6.1.2 with
+// Config.MaxDiscoverable as the capacity. Replacing the credential of the
+// same user of the same RP needs no room.
+func (a *Authenticator) checkDiscoverableCapacity(rpIDHash [32]byte, userID []byte) error {
+	existing, err := a.keystore.Discoverable(rpIDHash)
+	if err != nil {
+		return fmt.Errorf("listing the RP's discoverable credentials: %w", err)
+	}
+	for _, c := range existing {
+		if bytes.Equal(c.User.ID, userID) {
+			return nil
+		}
+	}
+	n, err := a.discoverableCount()
+	if err != nil {
+		return err
+	}
+	if n >= a.maxDiscoverable {
+		return statusErrorf(CTAP2ErrKeyStoreFull, "%d discoverable credentials, the most allowed", n)
+	}
+	return nil
+}
+
+// displayUser is how a user is named to the person asked for presence.
+func displayUser(name, displayName string) string {
+	if name != "" {
+		return name
+	}
+	return displayName
+}

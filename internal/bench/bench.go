@@ -1,0 +1,165 @@
+// Package bench holds vauth's speed benchmarks and their floors (a bare
+// ECDSA P-256 signature; later a bare TPM2_Sign), so that `go test -bench`
+// and `make bench` measure the same code and report ratios from one run.
+package bench
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"path/filepath"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/vauth/vauth/hid"
+	"github.com/vauth/vauth/hid/socket"
+	"github.com/vauth/vauth/internal/daemon"
+	"github.com/vauth/vauth/internal/presence"
+)
+
+// ECDSASign is the floor: one bare P-256 signature over a SHA-256 digest.
+func ECDSASign(b *testing.B) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("vauth"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ecdsa.SignASN1(rand.Reader, key, digest[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// transport names how the benchmark reaches the authenticator.
+type transport int
+
+const (
+	pipe transport = iota
+	cable
+)
+
+// rig is an authenticator on a soft store, reached through real CTAPHID
+// framing.
+type rig struct {
+	client *hid.Client
+}
+
+func newRig(b *testing.B, attestation string, via transport) *rig {
+	d, err := daemon.Open(daemon.Options{Store: filepath.Join(b.TempDir(), "store"), Attestation: attestation, Presence: presence.Always()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var host hid.Transport
+	switch via {
+	case pipe:
+		var dev hid.Transport
+		host, dev = hid.Pipe()
+		go func() { _ = d.Device.Serve(ctx, dev) }()
+	case cable:
+		path := filepath.Join(b.TempDir(), "vauth.sock")
+		l, err := socket.Listen(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() { _ = socket.Serve(ctx, l, d.Device) }()
+		if host, err = socket.Dial(path); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { l.Close() })
+	}
+	b.Cleanup(func() {
+		cancel()
+		host.Close()
+		d.Close()
+	})
+	c, err := hid.NewClient(host)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &rig{client: c}
+}
+
+var enc, _ = cbor.CTAP2EncOptions().EncMode()
+
+// CTAP2 requests as a client sends them; integer keys per CTAP 2.1 §6.1, §6.2.
+func makeCredentialRequest(rk bool) []byte {
+	cdh := sha256.Sum256([]byte("client data"))
+	req := map[int]any{
+		1: cdh[:],
+		2: map[string]any{"id": "example.com", "name": "Example"},
+		3: map[string]any{"id": []byte("user"), "name": "user"},
+		4: []map[string]any{{"alg": -7, "type": "public-key"}},
+	}
+	if rk {
+		req[7] = map[string]bool{"rk": true}
+	}
+	b, _ := enc.Marshal(req)
+	return append([]byte{0x01}, b...)
+}
+
+func getAssertionRequest(credID []byte) []byte {
+	cdh := sha256.Sum256([]byte("client data"))
+	b, _ := enc.Marshal(map[int]any{
+		1: "example.com",
+		2: cdh[:],
+		3: []map[string]any{{"id": credID, "type": "public-key"}},
+	})
+	return append([]byte{0x02}, b...)
+}
+
+func (r *rig) call(b *testing.B, req []byte) []byte {
+	resp, err := r.client.CBOR(context.Background(), req, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(resp) == 0 || resp[0] != 0 {
+		b.Fatalf("CTAP status %x", resp[:min(1, len(resp))])
+	}
+	return resp[1:]
+}
+
+func (r *rig) register(b *testing.B) []byte {
+	var resp struct {
+		AuthData []byte `cbor:"2,keyasint"`
+	}
+	if err := cbor.Unmarshal(r.call(b, makeCredentialRequest(false)), &resp); err != nil {
+		b.Fatal(err)
+	}
+	// authData: rpIdHash 32, flags 1, counter 4, AAGUID 16, ID length 2, ID.
+	const off = 32 + 1 + 4 + 16
+	n := int(resp.AuthData[off])<<8 | int(resp.AuthData[off+1])
+	return resp.AuthData[off+2 : off+2+n]
+}
+
+func getAssertion(b *testing.B, via transport) {
+	r := newRig(b, "none", via)
+	req := getAssertionRequest(r.register(b))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.call(b, req)
+	}
+}
+
+// GetAssertion is one assertion with a non-discoverable ES256 credential
+// through the in-memory CTAPHID pipe: framing, CTAP2, the soft keystore.
+func GetAssertion(b *testing.B) { getAssertion(b, pipe) }
+
+// GetAssertionCable is the same over the Unix-socket virtual cable.
+func GetAssertionCable(b *testing.B) { getAssertion(b, cable) }
+
+// MakeCredential registers a non-discoverable ES256 credential with the
+// default (packed, basic) attestation through the pipe.
+func MakeCredential(b *testing.B) {
+	r := newRig(b, "packed", pipe)
+	req := makeCredentialRequest(false)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.call(b, req)
+	}
+}

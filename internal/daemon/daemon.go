@@ -1,0 +1,136 @@
+// Package daemon assembles an authenticator from its parts: the store
+// directory and keystore, the attestation, the presence prompt, the CTAP2
+// state machine and the CTAPHID device. `vauth run`, `vauth demo` and the
+// test fixture all build their authenticator here, so they behave alike.
+package daemon
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/vauth/vauth/attestation"
+	"github.com/vauth/vauth/ctap2"
+	"github.com/vauth/vauth/hid"
+	"github.com/vauth/vauth/keystore"
+)
+
+// Options configure an authenticator. The zero value is not usable: Store
+// and Presence are required.
+type Options struct {
+	Store       string // store directory
+	Keystore    string // tpm, soft or auto (default auto): see openKeystore
+	TPM         string // the TPM for the tpm keystore: a device path or tcp:HOST:PORT
+	Attestation string // none, self, packed or tpm (default: tpm on a TPM store, else packed)
+	AAGUID      [16]byte
+	Presence    ctap2.Presence
+	Clock       ctap2.Clock
+	Logger      *slog.Logger
+}
+
+// Daemon is an open authenticator with its store.
+type Daemon struct {
+	Keystore      keystore.Keystore
+	Authenticator *ctap2.Authenticator
+	Device        *hid.Device
+}
+
+// DefaultStore is where the store lives unless --store says otherwise:
+// $XDG_DATA_HOME/vauth, else ~/.local/share/vauth.
+func DefaultStore() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "vauth"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no store directory: set --store, XDG_DATA_HOME or HOME: %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "vauth"), nil
+}
+
+// Open opens (creating on first use) the store and builds the authenticator
+// on it.
+func Open(opts Options) (*Daemon, error) {
+	if opts.Store == "" || opts.Presence == nil {
+		return nil, errors.New("daemon: Store and Presence are required")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.AAGUID == ([16]byte{}) {
+		opts.AAGUID = attestation.DefaultAAGUID
+	}
+	ks, err := openKeystore(opts, logger)
+	if err != nil {
+		return nil, err
+	}
+	d, err := build(ks, opts, logger)
+	if err != nil {
+		ks.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, error) {
+	if opts.Attestation == "" {
+		opts.Attestation = "packed"
+	}
+	var ca *attestation.CA
+	if opts.Attestation == "packed" {
+		var err error
+		if ca, err = attestation.LoadOrCreateCA(ks); err != nil {
+			return nil, fmt.Errorf("attestation CA: %w", err)
+		}
+	}
+	att, err := attestation.New(opts.Attestation, opts.AAGUID, ks, ca)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := ctap2.New(ctap2.Config{
+		AAGUID:   opts.AAGUID,
+		Keystore: ks,
+		Attester: att,
+		Presence: opts.Presence,
+		Clock:    opts.Clock,
+		Logger:   logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Daemon{
+		Keystore:      ks,
+		Authenticator: auth,
+		Device:        hid.NewDevice(auth, hid.WithLogger(logger)),
+	}, nil
+}
+
+// Close closes the store; serve no transport with the device afterwards.
+func (d *Daemon) Close() error { return d.Keystore.Close() }
+
+// serialBlob holds the random device serial, so that the uhid device's
+// `uniq` stays the same across restarts of one store and differs between
+// stores.
+const serialBlob = "device/serial"
+
+// Serial returns the store's stable device serial (16 hex digits), made on
+// first use.
+func (d *Daemon) Serial() (string, error) {
+	b, err := d.Keystore.GetBlob(serialBlob)
+	if errors.Is(err, keystore.ErrNotFound) {
+		b = make([]byte, 8)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		err = d.Keystore.PutBlob(serialBlob, b)
+	}
+	if err != nil {
+		return "", fmt.Errorf("device serial: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

@@ -1,0 +1,114 @@
+// Package keystore defines where an authenticator keeps its credentials and
+// device secrets, and the record a credential is. Backends: keystore/soft (an
+// encrypted file store, the default where there is no TPM) and keystore/tpm.
+// Every backend passes the conformance suite in internal/keystoretest.
+package keystore
+
+import (
+	"crypto"
+	"errors"
+	"time"
+)
+
+// COSE algorithm identifiers (RFC 9053) of the credential key types vauth
+// supports.
+const (
+	ES256 = -7 // ECDSA P-256 with SHA-256
+	EdDSA = -8 // Ed25519
+)
+
+var (
+	// ErrNotFound: no such credential for this RP (or no such blob). A
+	// credential ID that was tampered with, or that was made for another RP,
+	// is simply not found.
+	ErrNotFound = errors.New("keystore: not found")
+	// ErrUnsupportedAlgorithm: the backend cannot make keys of this type.
+	ErrUnsupportedAlgorithm = errors.New("keystore: unsupported algorithm")
+	// ErrInUse: another process holds the store.
+	ErrInUse = errors.New("keystore: store is in use by another process")
+)
+
+// User is the WebAuthn user entity of a discoverable credential.
+type User struct {
+	ID          []byte
+	Name        string
+	DisplayName string
+}
+
+// Credential is one credential as the authenticator sees it. Backends fill
+// KeyHandle with what they need to sign; it is opaque and never holds a
+// private key in clear.
+type Credential struct {
+	ID           []byte
+	RPID         string   // empty for non-discoverable credentials
+	RPIDHash     [32]byte // SHA-256 of the RP ID
+	User         User     // zero for non-discoverable credentials
+	Algorithm    int      // COSE algorithm
+	PublicKey    crypto.PublicKey
+	Discoverable bool
+	CredProtect  uint8 // 0 when not set; the authenticator treats it as 1
+	Created      time.Time
+	KeyHandle    []byte
+}
+
+// CreateRequest describes a credential to make.
+type CreateRequest struct {
+	RPID         string
+	RPIDHash     [32]byte
+	User         User
+	Algorithm    int
+	Discoverable bool
+	CredProtect  uint8
+}
+
+// Keystore keeps credentials and device state. Implementations are safe for
+// concurrent use.
+type Keystore interface {
+	// Backend names the backend: "soft" or "tpm".
+	Backend() string
+	// Algorithms lists the COSE algorithms the backend makes keys for, in
+	// order of preference.
+	Algorithms() []int
+	// MaxCredentialIDLength is the longest credential ID the backend issues.
+	MaxCredentialIDLength() int
+
+	// Create makes a new key pair. A discoverable credential is durable when
+	// Create returns, and replaces (in the same transaction) any discoverable
+	// credential of the same RP with the same user ID. A non-discoverable
+	// credential keeps its sealed key in its ID, bound to RPIDHash.
+	Create(req CreateRequest) (*Credential, error)
+	// Lookup finds a credential by ID for an RP: a discoverable one in the
+	// store, or a non-discoverable one by unsealing its ID. ErrNotFound when
+	// the ID is unknown, tampered with, or belongs to another RP.
+	Lookup(rpIDHash [32]byte, id []byte) (*Credential, error)
+	// Discoverable lists the discoverable credentials of one RP, newest
+	// first.
+	Discoverable(rpIDHash [32]byte) ([]*Credential, error)
+	// All lists every discoverable credential, newest first.
+	All() ([]*Credential, error)
+	// Delete removes a discoverable credential and its counter.
+	Delete(id []byte) error
+	// UpdateUser replaces the name and display name of a discoverable
+	// credential's user; the user ID must match.
+	UpdateUser(id []byte, user User) error
+
+	// Sign signs msg with the credential's key: ES256 signs SHA-256(msg) and
+	// returns an ASN.1 DER signature, EdDSA signs msg itself.
+	Sign(c *Credential, msg []byte) ([]byte, error)
+	// NextCounter returns the credential's next signature counter. Counters
+	// are per credential and strictly increase, also across crashes, without
+	// an fsync per call.
+	NextCounter(c *Credential) (uint32, error)
+
+	// GetBlob returns a named piece of device state (attestation CA, PIN
+	// state, large blobs...), or ErrNotFound.
+	GetBlob(name string) ([]byte, error)
+	// PutBlob stores a named piece of device state, sealed by the backend and
+	// durable when it returns.
+	PutBlob(name string, data []byte) error
+
+	// Reset deletes every credential and blob and renews the device secrets,
+	// so that old non-discoverable credential IDs no longer unseal.
+	Reset() error
+	Close() error
+}

@@ -1,0 +1,169 @@
+package soft
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/vauth/vauth/keystore"
+)
+
+// errCounterExhausted: a counter reached 2^32-1 and cannot increase.
+var errCounterExhausted = errors.New("soft: signature counter exhausted")
+
+// counter is the in-memory state of one credential's signature counter.
+// Every value handed out is at most mark, and mark is on disk before any
+// value above the previous mark is handed out; so after a restart, counting
+// from the stored mark keeps the counter strictly increasing, having skipped
+// at most one block.
+type counter struct {
+	mu     sync.Mutex
+	loaded bool
+	gone   bool // the credential was deleted (or never existed)
+	value  uint32
+	mark   uint32
+}
+
+// NextCounter implements keystore.Keystore. It touches the disk only to load
+// a counter and when the value passes the reserved mark, once per
+// CounterBlock values.
+func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
+	if c == nil || len(c.ID) == 0 || len(c.ID) > s.maxIDLen {
+		return 0, keystore.ErrNotFound
+	}
+	if err := s.begin(); err != nil {
+		s.mu.RUnlock()
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+
+	s.cmu.Lock()
+	e := s.counters[string(c.ID)]
+	if e == nil {
+		e = &counter{}
+		s.counters[string(c.ID)] = e
+	}
+	s.cmu.Unlock()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.gone {
+		return 0, keystore.ErrNotFound
+	}
+	if !e.loaded {
+		mark, err := s.loadCounter(c)
+		if err != nil {
+			if errors.Is(err, keystore.ErrNotFound) {
+				e.gone = true
+				s.dropCounter(c.ID, e)
+			}
+			return 0, err
+		}
+		e.value, e.mark, e.loaded = mark, mark, true
+	}
+	if e.value == math.MaxUint32 {
+		return 0, errCounterExhausted
+	}
+	next := e.value + 1
+	if next > e.mark {
+		mark := uint32(min(uint64(next)+uint64(s.block), math.MaxUint32))
+		if err := s.storeCounter(c.ID, mark); err != nil {
+			if errors.Is(err, keystore.ErrNotFound) {
+				e.gone = true
+				s.dropCounter(c.ID, e)
+			}
+			return 0, err
+		}
+		e.mark = mark
+	}
+	e.value = next
+	return next, nil
+}
+
+// loadCounter returns the stored high-water mark of a credential's counter:
+// 0 for a non-discoverable credential never counted, ErrNotFound for a
+// credential that does not exist.
+func (s *Store) loadCounter(c *keystore.Credential) (uint32, error) {
+	switch c.ID[0] {
+	case idNonDiscoverableV1:
+		// Only real credential IDs get counter records.
+		plain, err := open(s.keys.credentialID, c.ID, sealAD(idNonDiscoverableV1, c.RPIDHash[:]))
+		if err != nil {
+			return 0, keystore.ErrNotFound
+		}
+		clear(plain)
+	case idDiscoverableV1:
+	default:
+		return 0, keystore.ErrNotFound
+	}
+	var mark uint32
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if c.ID[0] == idDiscoverableV1 && tx.Bucket(bucketCreds).Get(c.ID) == nil {
+			return keystore.ErrNotFound
+		}
+		val := tx.Bucket(bucketCounters).Get(c.ID)
+		if val == nil {
+			return nil
+		}
+		var err error
+		mark, err = parseCounter(val)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("soft: load counter: %w", err)
+	}
+	return mark, nil
+}
+
+// storeCounter persists a new high-water mark, in the same transaction
+// checking that a discoverable credential still exists.
+func (s *Store) storeCounter(id []byte, mark uint32) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if id[0] == idDiscoverableV1 && tx.Bucket(bucketCreds).Get(id) == nil {
+			return keystore.ErrNotFound
+		}
+		return tx.Bucket(bucketCounters).Put(id, marshalCounter(mark))
+	})
+	if err != nil {
+		return fmt.Errorf("soft: store counter: %w", err)
+	}
+	s.log.Debug("reserved counter block", "mark", mark)
+	return nil
+}
+
+// startCounter records the in-memory state of a new credential's counter,
+// whose first block Create reserved.
+func (s *Store) startCounter(id []byte, mark uint32) {
+	s.cmu.Lock()
+	s.counters[string(id)] = &counter{loaded: true, mark: mark}
+	s.cmu.Unlock()
+}
+
+// forgetCounters drops the counters of deleted credentials. A NextCounter
+// already holding one finds it gone.
+func (s *Store) forgetCounters(ids [][]byte) {
+	for _, id := range ids {
+		s.cmu.Lock()
+		e := s.counters[string(id)]
+		delete(s.counters, string(id))
+		s.cmu.Unlock()
+		if e != nil {
+			e.mu.Lock()
+			e.gone = true
+			e.mu.Unlock()
+		}
+	}
+}
+
+// dropCounter removes e from the map if it is still there, so that a
+// counter that was not found does not stay in memory.
+func (s *Store) dropCounter(id []byte, e *counter) {
+	s.cmu.Lock()
+	if s.counters[string(id)] == e {
+		delete(s.counters, string(id))
+	}
+	s.cmu.Unlock()
+}

@@ -1,0 +1,108 @@
+package soft
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"testing"
+
+	"github.com/vauth/vauth/keystore"
+)
+
+func TestEngineSignVerify(t *testing.T) {
+	e := NewEngine()
+	msg := []byte("message")
+	for _, alg := range e.Algorithms() {
+		pub, blob, err := e.Generate(alg)
+		if err != nil {
+			t.Fatalf("Generate(%d): %v", alg, err)
+		}
+		if len(blob) > e.MaxBlobLen() {
+			t.Errorf("alg %d: blob of %d bytes, MaxBlobLen %d", alg, len(blob), e.MaxBlobLen())
+		}
+		sig, err := e.Sign(alg, blob, msg)
+		if err != nil {
+			t.Fatalf("Sign(%d): %v", alg, err)
+		}
+		var ok bool
+		switch k := pub.(type) {
+		case *ecdsa.PublicKey:
+			digest := sha256.Sum256(msg)
+			ok = alg == keystore.ES256 && ecdsa.VerifyASN1(k, digest[:], sig)
+		case ed25519.PublicKey:
+			ok = alg == keystore.EdDSA && ed25519.Verify(k, msg, sig)
+		}
+		if !ok {
+			t.Errorf("alg %d: signature does not verify with the %T public key", alg, pub)
+		}
+	}
+}
+
+// TestEngineKeyCache checks that the P-256 key cache is bounded, and that a
+// key parsed again after eviction signs as the cached one did.
+func TestEngineKeyCache(t *testing.T) {
+	e := NewEngine()
+	e.size = 3
+	type key struct {
+		pub  *ecdsa.PublicKey
+		blob []byte
+	}
+	var keys []key
+	for range 5 {
+		pub, blob, err := e.Generate(keystore.ES256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, key{pub.(*ecdsa.PublicKey), blob})
+		if e.lru.Len() > e.size || len(e.byKey) != e.lru.Len() {
+			t.Fatalf("cache holds %d keys (%d indexed), bound %d", e.lru.Len(), len(e.byKey), e.size)
+		}
+	}
+	msg := []byte("m")
+	digest := sha256.Sum256(msg)
+	for round := range 2 { // the first two keys were evicted: parsed, then cached
+		for i, k := range keys {
+			sig, err := e.Sign(keystore.ES256, k.blob, msg)
+			if err != nil || !ecdsa.VerifyASN1(k.pub, digest[:], sig) {
+				t.Errorf("round %d, key %d: %v, or the signature does not verify", round, i, err)
+			}
+		}
+	}
+	if e.lru.Len() != e.size {
+		t.Errorf("cache holds %d keys, want %d", e.lru.Len(), e.size)
+	}
+}
+
+func TestEngineBadInput(t *testing.T) {
+	e := NewEngine()
+	_, es, _ := e.Generate(keystore.ES256)
+	_, ed, _ := e.Generate(keystore.EdDSA)
+	badVersion := append([]byte{softBlobVersion + 1}, es[1:]...)
+	zeroScalar := make([]byte, es256BlobLen)
+	zeroScalar[0] = softBlobVersion
+	tests := []struct {
+		name string
+		alg  int
+		blob []byte
+		want error
+	}{
+		{"ES256 empty", keystore.ES256, nil, errBadBlob},
+		{"ES256 short", keystore.ES256, es[:10], errBadBlob},
+		{"ES256 long", keystore.ES256, append(es, 0), errBadBlob},
+		{"ES256 bad version", keystore.ES256, badVersion, errBadBlob},
+		{"ES256 zero scalar", keystore.ES256, zeroScalar, errBadBlob},
+		{"ES256 given an EdDSA blob", keystore.ES256, ed, errBadBlob},
+		{"EdDSA given an ES256 blob", keystore.EdDSA, es, errBadBlob},
+		{"EdDSA short", keystore.EdDSA, ed[:33], errBadBlob},
+		{"unknown algorithm", -257, es, keystore.ErrUnsupportedAlgorithm},
+	}
+	for _, tc := range tests {
+		if _, err := e.Sign(tc.alg, tc.blob, []byte("m")); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Sign = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, _, err := e.Generate(-257); !errors.Is(err, keystore.ErrUnsupportedAlgorithm) {
+		t.Errorf("Generate(-257) = %v, want ErrUnsupportedAlgorithm", err)
+	}
+}

@@ -1,0 +1,424 @@
+package tpm
+
+import (
+	"bytes"
+	"container/list"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"sync"
+
+	"github.com/google/go-tpm/tpm2"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/vauth/vauth/keystore"
+)
+
+// DefaultCacheSize is how many credential keys stay loaded by default. With
+// the storage primary it makes three transient objects: the least a TPM must
+// hold, and the most the kernel resource manager lets one open /dev/tpmrm0
+// have.
+const DefaultCacheSize = 2
+
+// keyBlobVersion is the first byte of a credential key blob.
+const keyBlobVersion = 1
+
+// Sizes that bound a credential key blob: version, TPM2B_PRIVATE, TPMS_ECC_POINT.
+const (
+	p256Size = 32
+	// maxKeyPrivateSize is the TPM2B_PRIVATE of a P-256 key with an empty
+	// authValue under a SHA-256/AES-128 storage parent: size, integrity HMAC,
+	// IV, then the encrypted TPM2B_SENSITIVE (size, type, authValue,
+	// seedValue, ECC private scalar).
+	maxKeyPrivateSize = 2 + (2 + sha256.Size) + (2 + 16) + 2 + 2 + 2 + (2 + sha256.Size) + (2 + p256Size)
+	// maxKeyBlobLen is the longest blob Generate returns.
+	maxKeyBlobLen = 1 + maxKeyPrivateSize + (2 + p256Size) + (2 + p256Size)
+)
+
+// errClosed is returned by an engine used after Close.
+var errClosed = errors.New("tpm: engine is closed")
+
+// Engine is a soft.KeyEngine whose credential keys are TPM objects: ECC
+// P-256 signing keys made by TPM2_Create under a storage primary key, so
+// their private parts never leave the TPM unencrypted (fixedTPM,
+// fixedParent). The primary is created once when the engine opens and stays
+// loaded; recently used credential keys stay loaded too, so that repeated
+// signatures with one credential cost one TPM2_Sign. Safe for concurrent
+// use: commands are serialised.
+type Engine struct {
+	mu     sync.Mutex
+	tpm    *countingTPM
+	closer io.Closer // the transport, when the engine opened it
+	closed bool
+
+	primary    tpm2.NamedHandle
+	primaryPub tpm2.TPMTPublic
+
+	capacity int
+	lru      *list.List               // of *loadedKey, most recent first
+	loaded   map[string]*list.Element // by key blob
+}
+
+// loadedKey is a credential key held loaded in the TPM.
+type loadedKey struct {
+	blob   string
+	handle tpm2.NamedHandle
+}
+
+// OpenEngine connects to the TPM that opts names (Device or TPM; the Soft
+// options are not used) and creates the storage primary key.
+func OpenEngine(opts Options) (*Engine, error) {
+	e := &Engine{capacity: opts.CacheSize, lru: list.New(), loaded: map[string]*list.Element{}}
+	if e.capacity <= 0 {
+		e.capacity = DefaultCacheSize
+	}
+	t := opts.TPM
+	if t == nil {
+		if opts.Device == "" {
+			opts.Device = DefaultDevice
+		}
+		tc, err := openDevice(opts.Device)
+		if err != nil {
+			return nil, err
+		}
+		t, e.closer = tc, tc
+	}
+	e.tpm = &countingTPM{next: t, counts: CommandCounts{}}
+	if strings.HasPrefix(opts.Device, tcpPrefix) && opts.TPM == nil {
+		// A raw TCP TPM has no resource manager: objects that an earlier
+		// process left loaded (it crashed, or was killed) would fill the
+		// TPM's few object slots. vauth takes the TPM as its own.
+		if err := e.flushTransients(); err != nil {
+			return nil, errors.Join(err, e.closeTransport())
+		}
+	}
+	if err := e.createPrimary(); err != nil {
+		return nil, errors.Join(err, e.closeTransport())
+	}
+	return e, nil
+}
+
+// flushTransients flushes every transient object loaded in the TPM.
+func (e *Engine) flushTransients() error {
+	rsp, err := tpm2.GetCapability{
+		Capability:    tpm2.TPMCapHandles,
+		Property:      uint32(tpm2.TPMHTTransient) << 24,
+		PropertyCount: 64,
+	}.Execute(e.tpm)
+	if err != nil {
+		return tpmError(e.tpm, "list transient objects", err)
+	}
+	handles, err := rsp.CapabilityData.Data.Handles()
+	if err != nil {
+		return fmt.Errorf("tpm: list transient objects: %w", err)
+	}
+	for _, h := range handles.Handle {
+		if _, err := (tpm2.FlushContext{FlushHandle: h}).Execute(e.tpm); err != nil {
+			return tpmError(e.tpm, "flush stale object", err)
+		}
+	}
+	return nil
+}
+
+// createPrimary creates the storage primary key in the owner hierarchy from
+// the TCG's ECC P-256 SRK template: the TPM derives it from the owner seed,
+// so it is the same key on every call, with nothing stored in the TPM's NV.
+func (e *Engine) createPrimary() error {
+	rsp, err := tpm2.CreatePrimary{
+		PrimaryHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
+		InPublic:      tpm2.New2B(tpm2.ECCSRKTemplate),
+	}.Execute(e.tpm)
+	if errors.Is(err, tpm2.TPMRCBadAuth) {
+		return fmt.Errorf("%w: vauth creates its storage key under the owner hierarchy with an empty authorization; remove the owner authorization (tpm2_changeauth -c owner -p OLD) or use --keystore soft", ErrOwnerAuth)
+	}
+	if err != nil {
+		return tpmError(e.tpm, "create storage primary key", err)
+	}
+	pub, err := rsp.OutPublic.Contents()
+	if err != nil {
+		return fmt.Errorf("tpm: storage primary key: %w", err)
+	}
+	e.primary = tpm2.NamedHandle{Handle: rsp.ObjectHandle, Name: rsp.Name}
+	e.primaryPub = *pub
+	return nil
+}
+
+// Name implements soft.KeyEngine.
+func (e *Engine) Name() string { return "tpm" }
+
+// Algorithms implements soft.KeyEngine: ES256 only (a TPM 2.0 has no
+// Ed25519).
+func (e *Engine) Algorithms() []int { return []int{keystore.ES256} }
+
+// MaxBlobLen implements soft.KeyEngine.
+func (e *Engine) MaxBlobLen() int { return maxKeyBlobLen }
+
+// credentialKeyTemplate is the public area of a credential key; point is
+// empty in the template given to TPM2_Create and the key's public point
+// otherwise. noDA: the key has an empty authValue, so dictionary-attack
+// protection guards nothing, and a lockout caused by another program does
+// not stop the authenticator.
+func credentialKeyTemplate(point tpm2.TPMSECCPoint) tpm2.TPMTPublic {
+	return tpm2.TPMTPublic{
+		Type:    tpm2.TPMAlgECC,
+		NameAlg: tpm2.TPMAlgSHA256,
+		ObjectAttributes: tpm2.TPMAObject{
+			FixedTPM:            true,
+			FixedParent:         true,
+			SensitiveDataOrigin: true,
+			UserWithAuth:        true,
+			NoDA:                true,
+			SignEncrypt:         true,
+		},
+		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
+			Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
+			Scheme: tpm2.TPMTECCScheme{
+				Scheme:  tpm2.TPMAlgECDSA,
+				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
+			},
+			CurveID: tpm2.TPMECCNistP256,
+			KDF:     tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
+		}),
+		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &point),
+	}
+}
+
+// Generate implements soft.KeyEngine with TPM2_Create. The blob is a version
+// byte, the key's TPM2B_PRIVATE (encrypted and integrity-protected by the
+// storage primary, so only this TPM can load it) and its public point; the
+// rest of the public area is the fixed template.
+func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
+	if alg != keystore.ES256 {
+		return nil, nil, fmt.Errorf("%w: %d (the TPM backend makes ES256 keys only)", keystore.ErrUnsupportedAlgorithm, alg)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, nil, errClosed
+	}
+	var rsp *tpm2.CreateResponse
+	err := e.withObjectSlot(func() (err error) {
+		rsp, err = tpm2.Create{
+			ParentHandle: e.primary,
+			InPublic:     tpm2.New2B(credentialKeyTemplate(tpm2.TPMSECCPoint{})),
+		}.Execute(e.tpm)
+		return err
+	})
+	if err != nil {
+		return nil, nil, tpmError(e.tpm, "create credential key", err)
+	}
+	pub, err := rsp.OutPublic.Contents()
+	if err != nil {
+		return nil, nil, fmt.Errorf("tpm: credential key public area: %w", err)
+	}
+	point, err := pub.Unique.ECC()
+	if err != nil {
+		return nil, nil, fmt.Errorf("tpm: credential key public area: %w", err)
+	}
+	// Load checks the private area against the public area's name, so the
+	// template rebuilt from the point must be exactly what the TPM made.
+	if !bytes.Equal(tpm2.Marshal(credentialKeyTemplate(*point)), rsp.OutPublic.Bytes()) {
+		return nil, nil, errors.New("tpm: the TPM changed the credential key template")
+	}
+	pk, err := ecdsaPublicKey(point)
+	if err != nil {
+		return nil, nil, err
+	}
+	blob := []byte{keyBlobVersion}
+	blob = append(blob, tpm2.Marshal(rsp.OutPrivate)...)
+	blob = append(blob, tpm2.Marshal(*point)...)
+	if len(blob) > maxKeyBlobLen {
+		return nil, nil, fmt.Errorf("tpm: credential key blob of %d bytes, more than %d", len(blob), maxKeyBlobLen)
+	}
+	return pk, blob, nil
+}
+
+// ecdsaPublicKey converts a TPM P-256 point, checking that it is on the
+// curve.
+func ecdsaPublicKey(p *tpm2.TPMSECCPoint) (*ecdsa.PublicKey, error) {
+	if len(p.X.Buffer) > p256Size || len(p.Y.Buffer) > p256Size {
+		return nil, errors.New("tpm: credential public key: coordinate too long")
+	}
+	raw := make([]byte, 1+2*p256Size)
+	raw[0] = 4 // uncompressed point
+	copy(raw[1+p256Size-len(p.X.Buffer):], p.X.Buffer)
+	copy(raw[1+2*p256Size-len(p.Y.Buffer):], p.Y.Buffer)
+	pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
+	if err != nil {
+		return nil, fmt.Errorf("tpm: credential public key: %w", err)
+	}
+	return pk, nil
+}
+
+// parseKeyBlob splits a credential key blob into the key's private and
+// public areas.
+func parseKeyBlob(blob []byte) (tpm2.TPM2BPrivate, tpm2.TPMTPublic, error) {
+	bad := func(what string) (tpm2.TPM2BPrivate, tpm2.TPMTPublic, error) {
+		return tpm2.TPM2BPrivate{}, tpm2.TPMTPublic{}, fmt.Errorf("tpm: bad credential key blob: %s", what)
+	}
+	s := cryptobyte.String(blob)
+	var version uint8
+	var priv, x, y []byte
+	if !s.ReadUint8(&version) {
+		return bad("empty")
+	}
+	if version != keyBlobVersion {
+		return bad(fmt.Sprintf("version %d", version))
+	}
+	if !s.ReadUint16LengthPrefixed((*cryptobyte.String)(&priv)) ||
+		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&x)) ||
+		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&y)) || !s.Empty() {
+		return bad("truncated or trailing data")
+	}
+	point := tpm2.TPMSECCPoint{X: tpm2.TPM2BECCParameter{Buffer: x}, Y: tpm2.TPM2BECCParameter{Buffer: y}}
+	return tpm2.TPM2BPrivate{Buffer: priv}, credentialKeyTemplate(point), nil
+}
+
+// Sign implements soft.KeyEngine: SHA-256 on the host, TPM2_Sign on the
+// digest, the signature returned in ASN.1 DER.
+func (e *Engine) Sign(alg int, blob []byte, msg []byte) ([]byte, error) {
+	if alg != keystore.ES256 {
+		return nil, fmt.Errorf("%w: %d", keystore.ErrUnsupportedAlgorithm, alg)
+	}
+	digest := sha256.Sum256(msg)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errClosed
+	}
+	key, err := e.credentialKey(blob)
+	if err != nil {
+		return nil, err
+	}
+	rsp, err := tpm2.Sign{
+		KeyHandle: key,
+		Digest:    tpm2.TPM2BDigest{Buffer: digest[:]},
+		InScheme: tpm2.TPMTSigScheme{
+			Scheme:  tpm2.TPMAlgECDSA,
+			Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256}),
+		},
+		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
+	}.Execute(e.tpm)
+	if err != nil {
+		return nil, tpmError(e.tpm, "sign", err)
+	}
+	sig, err := rsp.Signature.Signature.ECDSA()
+	if err != nil {
+		return nil, fmt.Errorf("tpm: sign: %w", err)
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1BigInt(new(big.Int).SetBytes(sig.SignatureR.Buffer))
+		b.AddASN1BigInt(new(big.Int).SetBytes(sig.SignatureS.Buffer))
+	})
+	return b.Bytes()
+}
+
+// credentialKey returns the loaded credential key of blob, from the cache or
+// by TPM2_Load. e.mu is held.
+func (e *Engine) credentialKey(blob []byte) (tpm2.NamedHandle, error) {
+	if el, ok := e.loaded[string(blob)]; ok {
+		e.lru.MoveToFront(el)
+		return el.Value.(*loadedKey).handle, nil
+	}
+	priv, pub, err := parseKeyBlob(blob)
+	if err != nil {
+		return tpm2.NamedHandle{}, err
+	}
+	h, err := e.load(priv, pub)
+	if err != nil {
+		return tpm2.NamedHandle{}, tpmError(e.tpm, "load credential key", err)
+	}
+	k := &loadedKey{blob: string(blob), handle: h}
+	e.loaded[k.blob] = e.lru.PushFront(k)
+	return h, nil
+}
+
+// load loads an object under the primary. It first evicts cached keys down
+// to capacity-1, so that the engine never holds more than the primary and
+// capacity other objects. e.mu is held.
+func (e *Engine) load(priv tpm2.TPM2BPrivate, pub tpm2.TPMTPublic) (tpm2.NamedHandle, error) {
+	for e.lru.Len() >= e.capacity {
+		if err := e.evictOldest(); err != nil {
+			return tpm2.NamedHandle{}, err
+		}
+	}
+	var h tpm2.NamedHandle
+	err := e.withObjectSlot(func() error {
+		rsp, err := tpm2.Load{ParentHandle: e.primary, InPrivate: priv, InPublic: tpm2.New2B(pub)}.Execute(e.tpm)
+		if err == nil {
+			h = tpm2.NamedHandle{Handle: rsp.ObjectHandle, Name: rsp.Name}
+		}
+		return err
+	})
+	return h, err
+}
+
+// withObjectSlot runs cmd, a command that needs a free object slot in the
+// TPM (TPM2_Load, and TPM2_Create for the object it builds), and while the
+// TPM reports its object memory full, evicts a cached key and runs cmd
+// again. Many TPMs hold only three objects. e.mu is held.
+func (e *Engine) withObjectSlot(cmd func() error) error {
+	for {
+		err := cmd()
+		if !errors.Is(err, tpm2.TPMRCObjectMemory) || e.lru.Len() == 0 {
+			return err
+		}
+		if err := e.evictOldest(); err != nil {
+			return err
+		}
+	}
+}
+
+// evictOldest flushes the least recently used cached key. e.mu is held.
+func (e *Engine) evictOldest() error {
+	el := e.lru.Back()
+	k := e.lru.Remove(el).(*loadedKey)
+	delete(e.loaded, k.blob)
+	return e.flush(k.handle.Handle, "flush credential key")
+}
+
+// flush unloads a transient object. e.mu is held.
+func (e *Engine) flush(h tpm2.TPMHandle, op string) error {
+	if _, err := (tpm2.FlushContext{FlushHandle: h}).Execute(e.tpm); err != nil {
+		return tpmError(e.tpm, op, err)
+	}
+	return nil
+}
+
+// CommandCounts returns how many TPM commands of each code the engine has
+// sent since it opened; subtract an earlier snapshot to see what an
+// operation cost.
+func (e *Engine) CommandCounts() CommandCounts { return e.tpm.snapshot() }
+
+// Close flushes the loaded credential keys and the primary key, and closes
+// the TPM if the engine opened it.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	var errs []error
+	for e.lru.Len() > 0 {
+		errs = append(errs, e.evictOldest())
+	}
+	errs = append(errs, e.flush(e.primary.Handle, "flush storage primary key"))
+	errs = append(errs, e.closeTransport())
+	return errors.Join(errs...)
+}
+
+func (e *Engine) closeTransport() error {
+	if e.closer == nil {
+		return nil
+	}
+	return e.closer.Close()
+}
