@@ -10,6 +10,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vauth/vauth/keystore"
@@ -47,6 +48,9 @@ const (
 	leafValidity   = 10 * 365 * 24 * time.Hour
 )
 
+// noAAGUID is the zero AAGUID, which names no authenticator model (U2F).
+var noAAGUID [16]byte
+
 // leaf is an attestation key and its certificate.
 type leaf struct {
 	cert *x509.Certificate
@@ -61,7 +65,9 @@ func leafBlobName(aaguid [16]byte) string {
 
 // loadOrCreateLeaf returns the attestation key of aaguid certified by ca:
 // the stored one while it is still valid and was issued by ca, otherwise a
-// new one, which replaces it in store.
+// new one, which replaces it in store. The zero AAGUID names no
+// authenticator model: its certificate carries no AAGUID extension, which is
+// what U2F attestation uses (see U2F).
 func loadOrCreateLeaf(store BlobStore, ca *CA, aaguid [16]byte) (*leaf, error) {
 	name := leafBlobName(aaguid)
 	data, err := store.GetBlob(name)
@@ -91,7 +97,8 @@ func loadOrCreateLeaf(store BlobStore, ca *CA, aaguid [16]byte) (*leaf, error) {
 }
 
 // newLeaf makes an ES256 attestation key and its certificate for aaguid,
-// issued by ca, meeting WebAuthn §8.2.1.
+// issued by ca, meeting WebAuthn §8.2.1; for the zero AAGUID without the
+// AAGUID extension.
 func newLeaf(ca *CA, aaguid [16]byte) (*leaf, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -101,13 +108,17 @@ func newLeaf(ca *CA, aaguid [16]byte) (*leaf, error) {
 	if err != nil {
 		return nil, err
 	}
-	aaguidExt, err := asn1.Marshal(aaguid[:]) // an OCTET STRING of 16 bytes
-	if err != nil {
-		return nil, fmt.Errorf("attestation: encoding the AAGUID extension: %w", err)
-	}
 	transportsExt, err := asn1.Marshal(asn1.BitString{Bytes: []byte{0x80 >> transportUSB}, BitLength: transportUSB + 1})
 	if err != nil {
 		return nil, fmt.Errorf("attestation: encoding the transports extension: %w", err)
+	}
+	extensions := []pkix.Extension{{Id: oidFIDOU2FTransports, Critical: false, Value: transportsExt}}
+	if aaguid != noAAGUID {
+		aaguidExt, err := asn1.Marshal(aaguid[:]) // an OCTET STRING of 16 bytes
+		if err != nil {
+			return nil, fmt.Errorf("attestation: encoding the AAGUID extension: %w", err)
+		}
+		extensions = append(extensions, pkix.Extension{Id: oidFIDOGenCeAAGUID, Critical: false, Value: aaguidExt})
 	}
 	now := time.Now()
 	notAfter := now.Add(leafValidity)
@@ -121,10 +132,7 @@ func newLeaf(ca *CA, aaguid [16]byte) (*leaf, error) {
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  false,
-		ExtraExtensions: []pkix.Extension{
-			{Id: oidFIDOGenCeAAGUID, Critical: false, Value: aaguidExt},
-			{Id: oidFIDOU2FTransports, Critical: false, Value: transportsExt},
-		},
+		ExtraExtensions:       extensions,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
@@ -176,10 +184,13 @@ func parseLeaf(data []byte) (*leaf, error) {
 	return &leaf{cert: cert, key: key}, nil
 }
 
-// issuedFor reports whether l certifies aaguid, was signed by ca and is
-// valid at now.
+// issuedFor reports whether l certifies aaguid (for the zero AAGUID: has no
+// AAGUID extension), was signed by ca and is valid at now.
 func (l *leaf) issuedFor(ca *CA, aaguid [16]byte, now time.Time) bool {
 	got, ok := certAAGUID(l.cert)
+	if aaguid == noAAGUID {
+		ok = !slices.ContainsFunc(l.cert.Extensions, func(e pkix.Extension) bool { return e.Id.Equal(oidFIDOGenCeAAGUID) })
+	}
 	return ok && got == aaguid &&
 		bytes.Equal(l.cert.RawIssuer, ca.cert.RawSubject) &&
 		l.cert.CheckSignatureFrom(ca.cert) == nil &&

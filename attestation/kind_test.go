@@ -92,7 +92,11 @@ func TestNew(t *testing.T) {
 
 func TestKinds(t *testing.T) {
 	for _, kind := range Kinds() {
-		if _, err := New(kind, DefaultAAGUID, newStore(t), nil); err != nil {
+		var store BlobStore = newStore(t)
+		if kind == KindTPM {
+			store = newTPMStore(t) // tpm attestation needs a TPM keystore
+		}
+		if _, err := New(kind, DefaultAAGUID, store, nil); err != nil {
 			t.Errorf("New(%q) from Kinds(): %v", kind, err)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/vauth/vauth/attestation"
+	"github.com/vauth/vauth/ctap1"
+	"github.com/vauth/vauth/ctap2/pinuv"
 	"github.com/vauth/vauth/hid"
 	"github.com/vauth/vauth/keystore"
 )
@@ -37,6 +39,17 @@ type Config struct {
 	// Presence asks the user to confirm requests. Nil means nobody can be
 	// asked: every request that needs user presence is denied.
 	Presence Presence
+	// UV is the built-in user verification method, used by
+	// getPinUvAuthTokenUsingUvWithPermissions and the "uv" option: an
+	// approval counts as a verified user, a refusal as a failed attempt
+	// (uvRetries). Nil means there is none, and getInfo has no "uv" option.
+	// `vauth run --uv always` approves everything (CI); --uv prompt asks on
+	// the terminal.
+	UV Presence
+	// EnterpriseAttestation makes the authenticator enterprise attestation
+	// capable: getInfo reports the "ep" option and authenticatorConfig's
+	// enableEnterpriseAttestation turns it on.
+	EnterpriseAttestation bool
 	// Clock tells the time for the reset window and the getNextAssertion
 	// timer; nil means SystemClock.
 	Clock Clock
@@ -62,8 +75,8 @@ type Config struct {
 	FirmwareVersion uint64
 }
 
-// Authenticator is a CTAP2 authenticator. It implements hid.Handler and
-// hid.Winker, and runs one command at a time.
+// Authenticator is a CTAP2 authenticator. It implements hid.Handler,
+// hid.MsgHandler (U2F) and hid.Winker, and runs one command at a time.
 type Authenticator struct {
 	aaguid                   [16]byte
 	keystore                 keystore.Keystore
@@ -77,13 +90,35 @@ type Authenticator struct {
 	maxDiscoverable          int
 	transports               []string
 	firmwareVersion          uint64
-
-	powerUp time.Time // when New returned: the start of the reset window
+	uv                       Presence
+	enterpriseAttestation    bool
+	// protocols are the PIN/UV auth protocols, in getInfo's order of
+	// preference; each keeps its key-agreement key until a power cycle.
+	protocols []pinuv.Protocol
 
 	mu sync.Mutex // held while a command runs
+	// powerUp is when New returned or PowerCycle ran: the start of the reset
+	// window.
+	powerUp time.Time
 	// assertions is what authenticatorGetNextAssertion continues; nil when
 	// there is nothing to continue.
 	assertions *assertionState
+	// u2f answers CTAPHID_MSG; made by the first one (see u2f.go).
+	u2f *ctap1.Authenticator
+	// enumeration is what the credential management "next" subcommands
+	// continue; nil when there is nothing to continue.
+	enumeration *enumeration
+	// pin is the persistent PIN and configuration state, as on disk.
+	pin pinState
+	// pinMismatches counts consecutive wrong PINs since power-up; at
+	// pinuv.MaxConsecutivePINMismatches only a power cycle lets the platform
+	// try again.
+	pinMismatches int
+	// token is the pinUvAuthToken and its state.
+	token *pinuv.Token
+	// legacyToken says that the token in use came from getPinToken, which
+	// the CTAP 2.1 preview commands (0x41) accept for credential management.
+	legacyToken bool
 }
 
 var (
@@ -110,6 +145,8 @@ func New(cfg Config) (*Authenticator, error) {
 		maxDiscoverable:          orDefault(cfg.MaxDiscoverable, DefaultMaxDiscoverable),
 		transports:               cfg.Transports,
 		firmwareVersion:          cfg.FirmwareVersion,
+		uv:                       cfg.UV,
+		enterpriseAttestation:    cfg.EnterpriseAttestation,
 	}
 	if a.attester == nil {
 		a.attester = attestation.None()
@@ -138,8 +175,42 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.maxMsgSize < 0 || a.maxCredentialCountInList < 0 || a.maxDiscoverable < 0 {
 		return nil, errors.New("ctap2: negative limit in Config")
 	}
+	var err error
+	if a.pin, err = loadPINState(cfg.Keystore); err != nil {
+		return nil, fmt.Errorf("ctap2: %w", err)
+	}
+	for _, version := range []int{pinuv.ProtocolTwoVersion, pinuv.ProtocolOneVersion} {
+		p, err := pinuv.New(version)
+		if err != nil {
+			return nil, fmt.Errorf("ctap2: %w", err)
+		}
+		a.protocols = append(a.protocols, p)
+	}
+	a.token = pinuv.NewToken(a.clock)
 	a.powerUp = a.clock.Now()
 	return a, nil
+}
+
+// PowerCycle does to the authenticator what unplugging and plugging it in
+// again does: fresh key-agreement keys and pinUvAuthTokens (so every token
+// issued before is void), the block after three consecutive wrong PINs
+// lifted, pending getNextAssertion and credential enumerations dropped,
+// and the 10-second window of authenticatorReset open again. Persistent
+// state (PIN, retry counters, settings, credentials) is kept. The control
+// API calls it; restarting the daemon is a power cycle too.
+func (a *Authenticator) PowerCycle() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.assertions, a.enumeration = nil, nil
+	a.pinMismatches = 0
+	a.powerUp = a.clock.Now()
+	a.resetPinUvAuthTokens()
+	for _, p := range a.protocols {
+		if err := p.Regenerate(); err != nil {
+			return fmt.Errorf("ctap2: power cycle: %w", err)
+		}
+	}
+	return nil
 }
 
 // orDefault returns v, or def when v is zero.
@@ -152,12 +223,16 @@ func orDefault(v, def int) int {
 
 // CTAP command bytes (CTAP 2.1 §6).
 const (
-	cmdMakeCredential   = 0x01
-	cmdGetAssertion     = 0x02
-	cmdGetInfo          = 0x04
-	cmdReset            = 0x07
-	cmdGetNextAssertion = 0x08
-	cmdSelection        = 0x0B
+	cmdMakeCredential              = 0x01
+	cmdGetAssertion                = 0x02
+	cmdGetInfo                     = 0x04
+	cmdClientPIN                   = 0x06
+	cmdReset                       = 0x07
+	cmdGetNextAssertion            = 0x08
+	cmdCredentialManagement        = 0x0A
+	cmdSelection                   = 0x0B
+	cmdConfig                      = 0x0D
+	cmdCredentialManagementPreview = 0x41 // CTAP 2.1-PRE's number
 )
 
 // request is one command as a handler sees it.
@@ -178,12 +253,16 @@ type command struct {
 // commands maps command bytes to their handlers; each lives in the file
 // named after it.
 var commands = map[byte]command{
-	cmdMakeCredential:   {"authenticatorMakeCredential", (*Authenticator).makeCredential},
-	cmdGetAssertion:     {"authenticatorGetAssertion", (*Authenticator).getAssertion},
-	cmdGetInfo:          {"authenticatorGetInfo", (*Authenticator).getInfo},
-	cmdReset:            {"authenticatorReset", (*Authenticator).reset},
-	cmdGetNextAssertion: {"authenticatorGetNextAssertion", (*Authenticator).getNextAssertion},
-	cmdSelection:        {"authenticatorSelection", (*Authenticator).selection},
+	cmdMakeCredential:              {"authenticatorMakeCredential", (*Authenticator).makeCredential},
+	cmdGetAssertion:                {"authenticatorGetAssertion", (*Authenticator).getAssertion},
+	cmdGetInfo:                     {"authenticatorGetInfo", (*Authenticator).getInfo},
+	cmdReset:                       {"authenticatorReset", (*Authenticator).reset},
+	cmdGetNextAssertion:            {"authenticatorGetNextAssertion", (*Authenticator).getNextAssertion},
+	cmdSelection:                   {"authenticatorSelection", (*Authenticator).selection},
+	cmdClientPIN:                   {"authenticatorClientPIN", (*Authenticator).clientPIN},
+	cmdCredentialManagement:        {"authenticatorCredentialManagement", (*Authenticator).credentialManagement},
+	cmdCredentialManagementPreview: {"authenticatorCredentialManagement (preview)", (*Authenticator).credentialManagementPreview},
+	cmdConfig:                      {"authenticatorConfig", (*Authenticator).config},
 }
 
 // HandleCBOR answers a CTAPHID_CBOR message: the command byte and its CBOR
@@ -202,6 +281,9 @@ func (a *Authenticator) HandleCBOR(ctx context.Context, req []byte, keepalive hi
 		// authenticatorGetNextAssertion continues only the command right
 		// before it.
 		a.assertions = nil
+	}
+	if cmd != cmdCredentialManagement && cmd != cmdCredentialManagementPreview {
+		a.enumeration = nil // so do the enumerations of credential management
 	}
 	c, ok := commands[cmd]
 	if !ok {

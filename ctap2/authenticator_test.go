@@ -57,8 +57,9 @@ func TestDispatch(t *testing.T) {
 	}{
 		{"empty", nil, CTAP1ErrInvalidLength},
 		{"unknown command", []byte{0x55}, CTAP1ErrInvalidCommand},
-		{"clientPin not implemented", []byte{0x06, 0xa0}, CTAP1ErrInvalidCommand},
-		{"vendor command", []byte{0x41}, CTAP1ErrInvalidCommand},
+		{"vendor command", []byte{0x51}, CTAP1ErrInvalidCommand},
+		{"bioEnrollment not implemented", []byte{0x09, 0xa0}, CTAP1ErrInvalidCommand},
+		{"clientPin without subCommand", []byte{cmdClientPIN, 0xa0}, CTAP2ErrMissingParameter},
 		{"longer than maxMsgSize", append([]byte{cmdGetInfo}, make([]byte, 101)...), CTAP1ErrInvalidLength},
 		{"exactly maxMsgSize", append([]byte{cmdGetInfo}, make([]byte, 100)...), CTAP2OK},
 		{"getInfo ignores parameters", []byte{cmdGetInfo, 0xa0}, CTAP2OK},

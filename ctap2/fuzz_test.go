@@ -33,6 +33,21 @@ func FuzzHandleCBOR(f *testing.F) {
 	excluded := makeCredentialParams("example.com", []byte("carol"), "carol", true)
 	excluded[int(makeCredentialExcludeList)] = []any{map[string]any{"type": "public-key", "id": plain}}
 	f.Add(byte(cmdMakeCredential), encode(f, excluded))
+	// PIN/UV, credential management and config requests.
+	f.Add(byte(cmdClientPIN), encode(f, map[int]any{int(clientPINPinUvAuthProtocol): 2, int(clientPINSubCommand): subCmdGetKeyAgreement}))
+	f.Add(byte(cmdClientPIN), encode(f, map[int]any{int(clientPINSubCommand): subCmdGetPINRetries}))
+	key := d.a.protocols[0].GetPublicKey()
+	f.Add(byte(cmdClientPIN), encode(f, map[int]any{
+		int(clientPINPinUvAuthProtocol): 1, int(clientPINSubCommand): subCmdGetPinUvAuthTokenUsingPinWithPermissions,
+		int(clientPINKeyAgreement): key, int(clientPINPinHashEnc): make([]byte, 16), int(clientPINPermissions): 3, int(clientPINRPID): "example.com",
+	}))
+	f.Add(byte(cmdCredentialManagement), encode(f, map[int]any{
+		int(credMgmtSubCommand): subCmdEnumerateCredentialsBegin, int(credMgmtSubCommandParams): map[int]any{int(credMgmtParamRPIDHash): make([]byte, 32)},
+		int(credMgmtPinUvAuthProtocol): 2, int(credMgmtPinUvAuthParam): make([]byte, 32),
+	}))
+	f.Add(byte(cmdConfig), encode(f, map[int]any{
+		int(configSubCommand): subCmdSetMinPINLength, int(configSubCommandParams): map[int]any{int(setMinPINLengthNewMinPINLength): 6, int(setMinPINLengthMinPinLengthRPIDs): []string{"example.com"}},
+	}))
 
 	getAssertion := append([]byte{cmdGetAssertion}, encode(f, getAssertionParams("example.com"))...)
 	f.Fuzz(func(t *testing.T, cmd byte, params []byte) {

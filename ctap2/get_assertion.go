@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vauth/vauth/ctap2/pinuv"
 	"github.com/vauth/vauth/keystore"
 )
 
@@ -139,22 +140,40 @@ func (a *Authenticator) getAssertion(r *request) (any, error) {
 func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (map[int]any, *keystore.Credential, int, error) {
 	rpIDHash := sha256.Sum256([]byte(req.rpID))
 	// 1, 2: pinUvAuthParam and pinUvAuthProtocol.
-	if err := a.checkPinUvAuthParam(req.pinUvAuth); err != nil {
+	protocol, err := a.checkPinUvAuthParam(r, req.pinUvAuth, req.rpID)
+	if err != nil {
 		return nil, nil, 0, err
 	}
 	// 3: the response's flags start cleared.
 	var flags byte
 	// 4: options. "uv" needs built-in user verification; "rk" is not an
 	// option of getAssertion; "up" defaults to true.
-	if err := a.checkUVOption(req.options, req.pinUvAuth); err != nil {
+	uv, err := a.uvOption(req.options, req.pinUvAuth)
+	if err != nil {
 		return nil, nil, 0, err
 	}
 	if req.options.rk != optionAbsent {
 		return nil, nil, 0, statusErrorf(CTAP2ErrUnsupportedOption, `"rk" option in getAssertion`)
 	}
 	up := req.options.up != optionFalse
-	// 5, 6 (alwaysUv, user verification) concern authenticators protected by
-	// some form of user verification; this one is not yet.
+	// 5: alwaysUv, for assertions with user presence.
+	if up {
+		if uv, err = a.applyAlwaysUV(uv, req.pinUvAuth); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	// 6: user verification.
+	prompt := PresenceRequest{Op: "getAssertion", RPID: req.rpID}
+	verified, interacted, err := a.verifyUser(r, userVerification{
+		protocol: protocol, param: req.pinUvAuth.param, builtIn: uv, clientDataHash: req.clientDataHash,
+		permission: pinuv.PermissionGA, rpID: req.rpID, prompt: prompt,
+	})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if verified {
+		flags |= flagUV
+	}
 	// 7: the applicable credentials.
 	creds, err := a.applicableCredentials(req, rpIDHash, flags&flagUV != 0)
 	if err != nil {
@@ -163,13 +182,16 @@ func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (ma
 	if len(creds) == 0 {
 		return nil, nil, 0, statusErrorf(CTAP2ErrNoCredentials, "no credential of %q", req.rpID)
 	}
+	// 8: built-in user verification has shown the user present.
+	if interacted {
+		flags |= flagUP
+	}
 	// 9: user presence, unless "up" is false (a silent assertion).
-	if up {
-		pr := PresenceRequest{Op: "getAssertion", RPID: req.rpID}
+	if up && !interacted {
 		if len(creds) == 1 { // with several, the platform lets the user choose later
-			pr.User = displayUser(creds[0].User.Name, creds[0].User.DisplayName)
+			prompt.User = displayUser(creds[0].User.Name, creds[0].User.DisplayName)
 		}
-		if err := a.userPresence(r, pr); err != nil {
+		if err := a.collectUserPresence(r, protocol != nil, prompt); err != nil {
 			return nil, nil, len(creds), err
 		}
 		flags |= flagUP

@@ -105,6 +105,10 @@ func TestGetAssertionOptions(t *testing.T) {
 		{"zero-length pinUvAuthParam, protocol 1", func(p map[int]any) {
 			p[int(getAssertionPinUvAuthParam)] = []byte{}
 			p[int(getAssertionPinUvAuthProtocol)] = 1
+		}, CTAP2ErrPinNotSet, 1},
+		{"pinUvAuthProtocol not supported", func(p map[int]any) {
+			p[int(getAssertionPinUvAuthParam)] = []byte{1, 2}
+			p[int(getAssertionPinUvAuthProtocol)] = 7
 		}, CTAP1ErrInvalidParameter, 0},
 		{"pinUvAuthParam without protocol", func(p map[int]any) { p[int(getAssertionPinUvAuthParam)] = []byte{1, 2} }, CTAP2ErrMissingParameter, 0},
 		{"extensions ignored", func(p map[int]any) { p[int(getAssertionExtensions)] = map[string]any{"hmac-secret": map[int]any{1: 2}} }, CTAP2OK, 1},

@@ -8,17 +8,45 @@ const (
 	getInfoAAGUID                           = 0x03
 	getInfoOptions                          = 0x04
 	getInfoMaxMsgSize                       = 0x05
+	getInfoPinUvAuthProtocols               = 0x06
 	getInfoMaxCredentialCountInList         = 0x07
 	getInfoMaxCredentialIDLength            = 0x08
 	getInfoTransports                       = 0x09
 	getInfoAlgorithms                       = 0x0A
+	getInfoForcePINChange                   = 0x0C
+	getInfoMinPINLength                     = 0x0D
 	getInfoFirmwareVersion                  = 0x0E
+	getInfoMaxRPIDsForSetMinPINLength       = 0x10
+	getInfoPreferredPlatformUVAttempts      = 0x11
 	getInfoRemainingDiscoverableCredentials = 0x14
 )
 
-// versionFIDO20 is the only version reported until clientPin makes the
-// authenticator a FIDO_2_1 one.
-const versionFIDO20 = "FIDO_2_0"
+// The CTAP2 versions: CTAP 2.0, the CTAP 2.1 preview (whose credential
+// management command 0x41 is served too) and CTAP 2.1.
+const (
+	versionFIDO20    = "FIDO_2_0"
+	versionFIDO21Pre = "FIDO_2_1_PRE"
+	versionFIDO21    = "FIDO_2_1"
+)
+
+// Option IDs of getInfo besides those of requests (cbor.go).
+const (
+	optionClientPIN             = "clientPin"
+	optionPinUvAuthToken        = "pinUvAuthToken"
+	optionCredMgmt              = "credMgmt"
+	optionCredentialMgmtPreview = "credentialMgmtPreview"
+	optionSetMinPINLength       = "setMinPINLength"
+	optionMakeCredUvNotRqd      = "makeCredUvNotRqd"
+	optionAlwaysUv              = "alwaysUv"
+	optionAuthnrCfg             = "authnrCfg"
+	optionUvAcfg                = "uvAcfg"
+	optionEP                    = "ep"
+)
+
+// preferredPlatformUVAttempts tells the platform to call
+// getPinUvAuthTokenUsingUvWithPermissions once per verification: a refusal
+// at the prompt is the user's answer, not a smudged sensor.
+const preferredPlatformUVAttempts = 1
 
 // algorithmDescriptor is a PublicKeyCredentialParameters of getInfo's
 // algorithms list.
@@ -38,16 +66,27 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 	for i, alg := range a.algorithms {
 		algorithms[i] = algorithmDescriptor{Alg: alg, Type: credentialTypePublicKey}
 	}
+	protocols := make([]int, len(a.protocols))
+	for i, p := range a.protocols {
+		protocols[i] = p.Version()
+	}
 	info := map[int]any{
-		getInfoVersions:                         []string{versionFIDO20},
+		getInfoVersions:                         append([]string{versionFIDO20, versionFIDO21Pre, versionFIDO21}, a.u2fVersions()...),
 		getInfoAAGUID:                           a.aaguid[:],
 		getInfoOptions:                          a.options(),
 		getInfoMaxMsgSize:                       a.maxMsgSize,
+		getInfoPinUvAuthProtocols:               protocols,
 		getInfoMaxCredentialCountInList:         a.maxCredentialCountInList,
 		getInfoMaxCredentialIDLength:            a.keystore.MaxCredentialIDLength(),
 		getInfoTransports:                       a.transports,
 		getInfoAlgorithms:                       algorithms,
+		getInfoForcePINChange:                   a.pin.ForcePINChange,
+		getInfoMinPINLength:                     a.pin.MinPINLength,
+		getInfoMaxRPIDsForSetMinPINLength:       MaxRPIDsForSetMinPINLength,
 		getInfoRemainingDiscoverableCredentials: remaining,
+	}
+	if a.uv != nil {
+		info[getInfoPreferredPlatformUVAttempts] = preferredPlatformUVAttempts
 	}
 	if a.firmwareVersion != 0 {
 		info[getInfoFirmwareVersion] = a.firmwareVersion
@@ -55,16 +94,35 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 	return info, nil
 }
 
-// options are getInfo's options, computed from what is implemented:
-// discoverable credentials, user presence, and a roaming (not platform)
-// authenticator. clientPin, uv and the 2.1 option IDs come with the
-// features they stand for.
+// options are getInfo's options, computed from what is implemented and
+// the current state: discoverable credentials, user presence, a roaming
+// (not platform) authenticator, clientPin (true once a PIN is set),
+// pinUvAuthTokens, credential management (and its preview), the
+// authenticatorConfig features, "uv" and "uvAcfg" only with a built-in
+// user verification method, and "ep" only when enterprise attestation
+// capable.
 func (a *Authenticator) options() map[string]bool {
-	return map[string]bool{
-		optionRK:   true,
-		optionUP:   true,
-		optionPlat: false,
+	o := map[string]bool{
+		optionRK:                    true,
+		optionUP:                    true,
+		optionPlat:                  false,
+		optionClientPIN:             a.pin.hasPIN(),
+		optionPinUvAuthToken:        true,
+		optionCredMgmt:              true,
+		optionCredentialMgmtPreview: true,
+		optionSetMinPINLength:       true,
+		optionMakeCredUvNotRqd:      a.makeCredUVNotRequired(),
+		optionAlwaysUv:              a.pin.AlwaysUV,
+		optionAuthnrCfg:             true,
 	}
+	if a.uv != nil {
+		o[optionUV] = true
+		o[optionUvAcfg] = true
+	}
+	if a.enterpriseAttestation {
+		o[optionEP] = a.pin.EnterpriseAttestation
+	}
+	return o
 }
 
 // discoverableCount is the number of discoverable credentials in the

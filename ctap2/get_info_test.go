@@ -2,7 +2,9 @@ package ctap2
 
 import (
 	"bytes"
+	"context"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -18,8 +20,10 @@ func TestGetInfo(t *testing.T) {
 		firmware   uint64 // 0: absent
 		maxMsg     int
 		maxList    int
+		builtInUV  bool // options uv, uvAcfg and preferredPlatformUvAttempts
+		ep         bool // option ep
 	}{
-		{"defaults", func(*Config) {}, []int{keystore.ES256, keystore.EdDSA}, []string{"usb"}, 0, DefaultMaxMsgSize, DefaultMaxCredentialCountInList},
+		{"defaults", func(*Config) {}, []int{keystore.ES256, keystore.EdDSA}, []string{"usb"}, 0, DefaultMaxMsgSize, DefaultMaxCredentialCountInList, false, false},
 		{"configured", func(c *Config) {
 			c.Algorithms = []int{keystore.EdDSA}
 			c.Transports = []string{"usb", "internal"}
@@ -27,7 +31,9 @@ func TestGetInfo(t *testing.T) {
 			c.MaxMsgSize = 2048
 			c.MaxCredentialCountInList = 4
 			c.MaxDiscoverable = 5
-		}, []int{keystore.EdDSA}, []string{"usb", "internal"}, 0x010203, 2048, 4},
+			c.UV = PresenceFunc(func(context.Context, PresenceRequest) error { return nil })
+			c.EnterpriseAttestation = true
+		}, []int{keystore.EdDSA}, []string{"usb", "internal"}, 0x010203, 2048, 4, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newTestDevice(t, tc.modify)
@@ -46,14 +52,45 @@ func TestGetInfo(t *testing.T) {
 			mustUnmarshal(t, info[getInfoTransports], &transports)
 			mustUnmarshal(t, info[getInfoAlgorithms], &algorithms)
 
-			if !reflect.DeepEqual(versions, []string{"FIDO_2_0"}) {
-				t.Errorf("versions %v", versions)
+			for _, v := range []string{"FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"} {
+				if !slices.Contains(versions, v) {
+					t.Errorf("versions %v lack %s", versions, v)
+				}
 			}
 			if !bytes.Equal(aaguid, testAAGUID[:]) {
 				t.Errorf("aaguid %x", aaguid)
 			}
-			if want := map[string]bool{"rk": true, "up": true, "plat": false}; !reflect.DeepEqual(options, want) {
+			want := map[string]bool{
+				"rk": true, "up": true, "plat": false, "clientPin": false, "pinUvAuthToken": true,
+				"credMgmt": true, "credentialMgmtPreview": true, "setMinPINLength": true,
+				"makeCredUvNotRqd": true, "alwaysUv": false, "authnrCfg": true,
+			}
+			if tc.builtInUV {
+				want["uv"], want["uvAcfg"] = true, true
+			}
+			if tc.ep {
+				want["ep"] = false
+			}
+			if !reflect.DeepEqual(options, want) {
 				t.Errorf("options %v, want %v", options, want)
+			}
+			var protocols []int
+			var forcePINChange bool
+			var minPINLength, maxRPIDs int
+			mustUnmarshal(t, info[getInfoPinUvAuthProtocols], &protocols)
+			mustUnmarshal(t, info[getInfoForcePINChange], &forcePINChange)
+			mustUnmarshal(t, info[getInfoMinPINLength], &minPINLength)
+			mustUnmarshal(t, info[getInfoMaxRPIDsForSetMinPINLength], &maxRPIDs)
+			if !slices.Equal(protocols, []int{2, 1}) || forcePINChange || minPINLength != 4 || maxRPIDs != MaxRPIDsForSetMinPINLength {
+				t.Errorf("pinUvAuthProtocols %v, forcePINChange %v, minPINLength %d, maxRPIDsForSetMinPINLength %d", protocols, forcePINChange, minPINLength, maxRPIDs)
+			}
+			if raw, ok := info[getInfoPreferredPlatformUVAttempts]; ok != tc.builtInUV {
+				t.Errorf("preferredPlatformUvAttempts present: %v", ok)
+			} else if ok {
+				var n int
+				if mustUnmarshal(t, raw, &n); n != 1 {
+					t.Errorf("preferredPlatformUvAttempts %d", n)
+				}
 			}
 			if maxMsgSize != tc.maxMsg || maxList != tc.maxList || maxIDLen != d.store.MaxCredentialIDLength() {
 				t.Errorf("maxMsgSize %d, maxCredentialCountInList %d, maxCredentialIdLength %d", maxMsgSize, maxList, maxIDLen)
@@ -69,7 +106,7 @@ func TestGetInfo(t *testing.T) {
 					t.Errorf("algorithms[%d] = %v, want public-key %d", i, algorithms[i], alg)
 				}
 			}
-			for _, absent := range []int{0x02, 0x06} { // extensions, pinUvAuthProtocols
+			for _, absent := range []int{0x02} { // extensions
 				if _, ok := info[absent]; ok {
 					t.Errorf("key 0x%02x present", absent)
 				}
@@ -85,9 +122,13 @@ func TestGetInfo(t *testing.T) {
 			}
 
 			before := remaining(t, d)
-			d.register(makeCredentialParams("example.com", []byte("u1"), "alice", true))
-			d.register(makeCredentialParams("example.com", []byte("u1"), "alice", true)) // replaces
-			d.register(makeCredentialParams("example.com", []byte("u2"), "bob", false))  // not discoverable
+			rk := makeCredentialParams("example.com", []byte("u1"), "alice", true)
+			if tc.builtInUV { // a protected authenticator makes discoverable credentials for verified users
+				rk[int(makeCredentialOptions)] = map[string]any{"rk": true, "uv": true}
+			}
+			d.register(rk)
+			d.register(rk)                                                              // replaces
+			d.register(makeCredentialParams("example.com", []byte("u2"), "bob", false)) // not discoverable
 			if got := remaining(t, d); got != before-1 {
 				t.Errorf("remainingDiscoverableCredentials %d after one discoverable credential, want %d", got, before-1)
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/vauth/vauth/ctap2/pinuv"
 	"github.com/vauth/vauth/keystore"
 )
 
@@ -44,8 +45,9 @@ type makeCredentialRequest struct {
 	excludeList      []credentialDescriptor
 	options          requestOptions
 	pinUvAuth        pinUvAuth
-	// enterpriseAttestation is present when the platform asks for it.
-	enterpriseAttestation bool
+	// enterpriseAttestation is the kind of enterprise attestation asked
+	// for; nil when the parameter is absent.
+	enterpriseAttestation *uint64
 }
 
 func (a *Authenticator) decodeMakeCredential(data []byte) (*makeCredentialRequest, error) {
@@ -90,8 +92,12 @@ func (a *Authenticator) decodeMakeCredential(data []byte) (*makeCredentialReques
 	if req.pinUvAuth, err = decodePinUvAuth(p, makeCredentialPinUvAuthParam, makeCredentialPinUvAuthProtocol); err != nil {
 		return nil, err
 	}
-	if _, req.enterpriseAttestation, err = field[uint64](p, makeCredentialEnterpriseAttestation, "enterpriseAttestation"); err != nil {
+	ea, present, err := field[uint64](p, makeCredentialEnterpriseAttestation, "enterpriseAttestation")
+	if err != nil {
 		return nil, err
+	}
+	if present {
+		req.enterpriseAttestation = &ea
 	}
 	return &req, nil
 }
@@ -117,7 +123,8 @@ func (a *Authenticator) makeCredential(r *request) (any, error) {
 func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest) (map[int]any, *keystore.Credential, error) {
 	rpIDHash := sha256.Sum256([]byte(req.rp.ID))
 	// 1, 2: pinUvAuthParam and pinUvAuthProtocol.
-	if err := a.checkPinUvAuthParam(req.pinUvAuth); err != nil {
+	protocol, err := a.checkPinUvAuthParam(r, req.pinUvAuth, req.rp.ID)
+	if err != nil {
 		return nil, nil, err
 	}
 	// 3: the first supported algorithm of pubKeyCredParams.
@@ -129,26 +136,51 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 	var flags byte
 	// 5: options. "rk" is supported; "uv" needs built-in user verification;
 	// "up" must not be false.
-	if err := a.checkUVOption(req.options, req.pinUvAuth); err != nil {
+	uv, err := a.uvOption(req.options, req.pinUvAuth)
+	if err != nil {
 		return nil, nil, err
 	}
 	rk := req.options.rk == optionTrue
 	if req.options.up == optionFalse {
 		return nil, nil, statusErrorf(CTAP2ErrInvalidOption, `"up" option false in makeCredential`)
 	}
-	// 6-8 (alwaysUv, makeCredUvNotRqd) and 10-11 concern authenticators
-	// protected by some form of user verification; this one is not yet.
-	// 9: enterprise attestation is not supported.
-	if req.enterpriseAttestation {
-		return nil, nil, statusErrorf(CTAP1ErrInvalidParameter, "enterprise attestation is not supported")
+	// 6: alwaysUv.
+	if uv, err = a.applyAlwaysUV(uv, req.pinUvAuth); err != nil {
+		return nil, nil, err
+	}
+	// 7, 8: an authenticator protected by user verification makes a
+	// discoverable credential only for a verified user, and any credential
+	// when makeCredUvNotRqd is off (alwaysUv).
+	if a.protectedByUV() && !uv && req.pinUvAuth.param == nil && (rk || !a.makeCredUVNotRequired()) {
+		return nil, nil, a.uvRequired("makeCredential without user verification")
+	}
+	// 9: enterprise attestation.
+	if err := a.checkEnterpriseAttestation(req.enterpriseAttestation); err != nil {
+		return nil, nil, err
+	}
+	// 10, 11: user verification (which a non-discoverable credential
+	// without "uv" or pinUvAuthParam skips: there is nothing to verify).
+	prompt := PresenceRequest{Op: "makeCredential", RPID: req.rp.ID, User: displayUser(req.user.Name, req.user.DisplayName)}
+	verified, interacted, err := a.verifyUser(r, userVerification{
+		protocol: protocol, param: req.pinUvAuth.param, builtIn: uv, clientDataHash: req.clientDataHash,
+		permission: pinuv.PermissionMC, rpID: req.rp.ID, prompt: prompt,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if verified {
+		flags |= flagUV
 	}
 	// 12: excludeList.
 	if err := a.checkExcludeList(r, req, rpIDHash, flags&flagUV != 0); err != nil {
 		return nil, nil, err
 	}
-	// 14: user presence.
-	if err := a.userPresence(r, PresenceRequest{Op: "makeCredential", RPID: req.rp.ID, User: displayUser(req.user.Name, req.user.DisplayName)}); err != nil {
-		return nil, nil, err
+	// 13, 14: user presence, which built-in user verification has shown
+	// already.
+	if !interacted {
+		if err := a.collectUserPresence(r, protocol != nil, prompt); err != nil {
+			return nil, nil, err
+		}
 	}
 	flags |= flagUP
 	// 15: extensions: none is supported yet, so all are ignored.
@@ -169,12 +201,11 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("creating the credential: %w", err)
 	}
-	// 19: authenticator data and the attestation statement.
-	signCount, err := a.keystore.NextCounter(cred)
-	if err != nil {
-		return nil, cred, fmt.Errorf("signature counter: %w", err)
-	}
-	ad := authenticatorData{rpIDHash: rpIDHash, flags: flags, signCount: signCount, attestedCredential: cred, aaguid: a.aaguid}
+	// 19: authenticator data and the attestation statement. A new credential
+	// has signed nothing yet, so its counter is 0; taking a counter here would
+	// cost a non-discoverable credential a durable counter record (an fsync)
+	// per registration, and the first assertion reserves one anyway.
+	ad := authenticatorData{rpIDHash: rpIDHash, flags: flags, attestedCredential: cred, aaguid: a.aaguid}
 	authData, err := ad.marshal()
 	if err != nil {
 		return nil, cred, fmt.Errorf("authenticator data: %w", err)

@@ -172,7 +172,8 @@ func TestAlgorithmChoice(t *testing.T) {
 }
 
 // TestMakeCredentialOptionsAndPinUvAuth covers the option and PIN/UV steps
-// of an authenticator without clientPin or built-in user verification.
+// of an authenticator without a PIN or built-in user verification (see
+// pin_uv_test.go for the others).
 func TestMakeCredentialOptionsAndPinUvAuth(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -190,14 +191,21 @@ func TestMakeCredentialOptionsAndPinUvAuth(t *testing.T) {
 		{"zero-length pinUvAuthParam, protocol 1", func(p map[int]any) {
 			p[int(makeCredentialPinUvAuthParam)] = []byte{}
 			p[int(makeCredentialPinUvAuthProtocol)] = 1
-		}, CTAP1ErrInvalidParameter, 0},
+		}, CTAP2ErrPinNotSet, 1},
 		{"zero-length pinUvAuthParam, no protocol", func(p map[int]any) {
 			p[int(makeCredentialPinUvAuthParam)] = []byte{}
+		}, CTAP2ErrPinNotSet, 1},
+		{"pinUvAuthParam without protocol", func(p map[int]any) {
+			p[int(makeCredentialPinUvAuthParam)] = bytes.Repeat([]byte{0x9a}, 32)
 		}, CTAP2ErrMissingParameter, 0},
-		{"pinUvAuthParam, protocol 2", func(p map[int]any) {
+		{"pinUvAuthParam, protocol 3", func(p map[int]any) {
+			p[int(makeCredentialPinUvAuthParam)] = bytes.Repeat([]byte{0x9a}, 32)
+			p[int(makeCredentialPinUvAuthProtocol)] = 3
+		}, CTAP1ErrInvalidParameter, 0},
+		{"pinUvAuthParam ignored without a PIN", func(p map[int]any) {
 			p[int(makeCredentialPinUvAuthParam)] = bytes.Repeat([]byte{0x9a}, 32)
 			p[int(makeCredentialPinUvAuthProtocol)] = 2
-		}, CTAP1ErrInvalidParameter, 0},
+		}, CTAP2OK, 1},
 		{"pinUvAuthProtocol alone", func(p map[int]any) { p[int(makeCredentialPinUvAuthProtocol)] = 1 }, CTAP2OK, 1},
 		{"enterpriseAttestation", func(p map[int]any) { p[int(makeCredentialEnterpriseAttestation)] = 1 }, CTAP1ErrInvalidParameter, 0},
 		{"extensions ignored", func(p map[int]any) {

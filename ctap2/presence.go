@@ -17,8 +17,15 @@ func (a *Authenticator) userPresence(r *request, pr PresenceRequest) error {
 	if a.presence == nil {
 		return statusErrorf(CTAP2ErrOperationDenied, "no Presence is configured to ask the user")
 	}
+	return askUser(r, a.presence, pr)
+}
+
+// askUser asks p, with keepalives, and turns the answer into a status as
+// userPresence describes. A refusal still matches ErrDenied with
+// errors.Is, so that built-in user verification can count it.
+func askUser(r *request, p Presence, pr PresenceRequest) error {
 	r.keepalive(hid.StatusUpNeeded)
-	err := a.presence.Confirm(r.ctx, pr)
+	err := p.Confirm(r.ctx, pr)
 	r.keepalive(hid.StatusProcessing)
 	switch {
 	case err == nil:
@@ -32,5 +39,7 @@ func (a *Authenticator) userPresence(r *request, pr PresenceRequest) error {
 	case errors.Is(err, context.DeadlineExceeded): // the prompt's own deadline
 		return &StatusError{Status: CTAP2ErrUserActionTimeout, Err: err}
 	}
-	return err // unexpected: CTAP1_ERR_OTHER, logged by the dispatcher
+	// The prompt itself failed (pinentry crashed, the bus went away): the
+	// user approved nothing, so the request is denied; the log keeps why.
+	return &StatusError{Status: CTAP2ErrOperationDenied, Err: err}
 }

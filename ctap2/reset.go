@@ -10,8 +10,9 @@ import (
 const resetWindow = 10 * time.Second
 
 // reset is authenticatorReset (CTAP 2.1 §6.6): after the user confirms, and
-// only within 10 seconds of power-up, it deletes every credential and
-// renews the device secrets.
+// only within 10 seconds of power-up, it deletes every credential, the PIN
+// and the settings, voids every pinUvAuthToken and renews the device
+// secrets.
 func (a *Authenticator) reset(r *request) (any, error) {
 	err := a.doReset(r)
 	a.logOutcome("reset", err)
@@ -25,8 +26,12 @@ func (a *Authenticator) doReset(r *request) error {
 	if err := a.userPresence(r, PresenceRequest{Op: "reset"}); err != nil {
 		return err
 	}
+	// The keystore deletes the PIN state blob with the others.
 	if err := a.keystore.Reset(); err != nil {
 		return fmt.Errorf("resetting the keystore: %w", err)
 	}
+	a.pin = defaultPINState()
+	a.pinMismatches = 0
+	a.resetPinUvAuthTokens()
 	return nil
 }

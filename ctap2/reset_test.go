@@ -115,7 +115,7 @@ func TestPresenceOutcomes(t *testing.T) {
 		{"timeout", func(context.Context) error { return ErrTimeout }, false, CTAP2ErrUserActionTimeout},
 		{"prompt deadline", func(context.Context) error { return context.DeadlineExceeded }, false, CTAP2ErrUserActionTimeout},
 		{"cancelled while waiting", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, true, CTAP2ErrKeepaliveCancel},
-		{"broken prompt", func(context.Context) error { return errors.New("no display") }, false, CTAP1ErrOther},
+		{"broken prompt", func(context.Context) error { return errors.New("no display") }, false, CTAP2ErrOperationDenied}, // the user approved nothing
 	}
 	for _, c := range commands {
 		for _, o := range outcomes {

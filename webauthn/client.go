@@ -7,13 +7,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/vauth/vauth/ctap2"
 	"github.com/vauth/vauth/ctap2/client"
+	"github.com/vauth/vauth/ctap2/pinuv"
 	"github.com/vauth/vauth/internal/cose"
 )
 
@@ -30,10 +30,12 @@ type Client struct {
 	// SelectAccount picks among several discoverable credentials, as a
 	// browser's account chooser does; nil picks the first (the newest).
 	SelectAccount func(users []UserEntity) int
-
-	infoOnce sync.Once
-	info     *client.Info
-	infoErr  error
+	// PIN is the authenticator's PIN, what a user would type into the
+	// browser's PIN dialog. It verifies the user when the relying party
+	// asks for user verification (or the authenticator insists on it) and
+	// the authenticator has a PIN but no built-in user verification. Empty
+	// means there is none to give.
+	PIN string
 }
 
 // NewClient returns a client for origin talking CTAP2 to a (a *hid.Client
@@ -42,9 +44,45 @@ func NewClient(a client.Authenticator, origin string) *Client {
 	return &Client{ctap: client.New(a), Origin: origin}
 }
 
+// getInfo asks the authenticator for its current getInfo, as browsers do
+// per ceremony: clientPin and alwaysUv change.
 func (c *Client) getInfo(ctx context.Context) (*client.Info, error) {
-	c.infoOnce.Do(func() { c.info, c.infoErr = c.ctap.GetInfo(ctx) })
-	return c.info, c.infoErr
+	return c.ctap.GetInfo(ctx)
+}
+
+// userVerification decides how a ceremony verifies the user, as browsers
+// do: when the relying party asks for it ("required", "preferred") or the
+// authenticator insists (alwaysUv, a discoverable credential on an
+// authenticator with a PIN or built-in verification), with built-in user
+// verification if the authenticator has it, else with the PIN if it has
+// one and the client knows it. It returns the pinUvAuthToken to use, or
+// uvOption for a CTAP 2.0 authenticator's built-in verification ("uv"
+// option); neither when the user is not verified.
+func (c *Client) userVerification(ctx context.Context, inf *client.Info, requirement string, insist bool, permission pinuv.Permission, rpID string) (tok *client.Token, uvOption bool, err error) {
+	if requirement != "required" && requirement != "preferred" && !insist {
+		return nil, false, nil
+	}
+	tokens := inf.Options["pinUvAuthToken"]
+	switch {
+	case inf.Options["uv"] && tokens:
+		tok, err = c.ctap.GetPinUvAuthTokenUsingUV(ctx, 0, permission, rpID)
+	case inf.Options["uv"]:
+		return nil, true, nil
+	case inf.Options["clientPin"] && c.PIN != "" && tokens:
+		tok, err = c.ctap.GetPinUvAuthTokenUsingPIN(ctx, 0, c.PIN, permission, rpID)
+	case inf.Options["clientPin"] && c.PIN != "":
+		tok, err = c.ctap.GetPinToken(ctx, 0, c.PIN)
+	case requirement == "required" || insist:
+		msg := "user verification required but the authenticator cannot verify the user"
+		if inf.Options["clientPin"] {
+			msg = "user verification required: the authenticator has a PIN and the client none (Client.PIN)"
+		}
+		return nil, false, &Error{Name: NotAllowedError, Message: msg}
+	}
+	if err != nil {
+		return nil, false, ctapError(err)
+	}
+	return tok, false, nil
 }
 
 // clientData is CollectedClientData, serialised with the members in the
@@ -98,8 +136,10 @@ func (c *Client) Create(ctx context.Context, opts *CreationOptions) (*Registrati
 	if err != nil {
 		return nil, err
 	}
-	if sel.UserVerification == "required" && !inf.Options["uv"] && !inf.Options["clientPin"] {
-		return nil, &Error{Name: NotAllowedError, Message: "user verification required but the authenticator cannot verify the user"}
+	protected := inf.Options["clientPin"] || inf.Options["uv"]
+	tok, uvOption, err := c.userVerification(ctx, inf, sel.UserVerification, inf.Options["alwaysUv"] || (rk && protected), pinuv.PermissionMC, rpID)
+	if err != nil {
+		return nil, err
 	}
 
 	params := make([]client.Algorithm, 0, len(opts.PubKeyCredParams))
@@ -121,8 +161,17 @@ func (c *Client) Create(ctx context.Context, opts *CreationOptions) (*Registrati
 		PubKeyCredParams: params,
 		ExcludeList:      descriptors(opts.ExcludeCredentials),
 	}
+	if rk || uvOption {
+		req.Options = map[string]bool{}
+	}
 	if rk {
-		req.Options = map[string]bool{"rk": true}
+		req.Options["rk"] = true
+	}
+	if uvOption {
+		req.Options["uv"] = true
+	}
+	if tok != nil {
+		req.PinUvAuthParam, req.PinUvAuthProto = tok.Param(cdh[:]), tok.ProtocolVersion()
 	}
 	resp, err := c.ctap.MakeCredential(ctx, req)
 	if err != nil {
@@ -210,11 +259,18 @@ func (c *Client) Get(ctx context.Context, opts *RequestOptions) (*AssertionCrede
 	if err != nil {
 		return nil, ctapError(err)
 	}
-	if opts.UserVerification == "required" && !inf.Options["uv"] && !inf.Options["clientPin"] {
-		return nil, &Error{Name: NotAllowedError, Message: "user verification required but the authenticator cannot verify the user"}
+	tok, uvOption, err := c.userVerification(ctx, inf, opts.UserVerification, inf.Options["alwaysUv"], pinuv.PermissionGA, rpID)
+	if err != nil {
+		return nil, err
 	}
 	cdj, cdh := c.clientDataJSON("webauthn.get", opts.Challenge)
 	req := &client.GetAssertionRequest{RPID: rpID, ClientDataHash: cdh[:], AllowList: descriptors(opts.AllowCredentials)}
+	if uvOption {
+		req.Options = map[string]bool{"uv": true}
+	}
+	if tok != nil {
+		req.PinUvAuthParam, req.PinUvAuthProto = tok.Param(cdh[:]), tok.ProtocolVersion()
+	}
 	first, err := c.ctap.GetAssertion(ctx, req)
 	if err != nil {
 		return nil, ctapError(err)

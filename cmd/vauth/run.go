@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vauth/vauth/attestation"
+	"github.com/vauth/vauth/ctap2"
 	"github.com/vauth/vauth/hid/socket"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/demo"
@@ -23,6 +24,7 @@ type authFlags struct {
 	tpm         string
 	attestation string
 	aaguid      string
+	uv          string
 }
 
 func (f *authFlags) register(cmd *cobra.Command) {
@@ -30,6 +32,21 @@ func (f *authFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.tpm, "tpm", "", "the TPM: a device (default /dev/tpmrm0) or tcp:HOST:PORT (swtpm, simulators)")
 	cmd.Flags().StringVar(&f.attestation, "attestation", "", "attestation: none, self (packed self attestation), packed (basic, x5c from vauth's CA) or tpm; default tpm on a TPM store, else packed")
 	cmd.Flags().StringVar(&f.aaguid, "aaguid", attestation.FormatAAGUID(attestation.DefaultAAGUID), "the authenticator's AAGUID")
+	cmd.Flags().StringVar(&f.uv, "uv", "never", "built-in user verification: never (none: getInfo has no uv), always (every verification succeeds: CI), prompt (ask on the terminal)")
+}
+
+// builtInUV is the ctap2.Config.UV of a --uv value.
+func builtInUV(mode string) (ctap2.Presence, error) {
+	switch mode {
+	case "never":
+		return nil, nil
+	case "always":
+		return presence.Always(), nil
+	case "prompt":
+		p, _, err := presence.New(string(presence.ModePrompt), presence.AutoOptions{})
+		return p, err
+	}
+	return nil, fmt.Errorf("--uv %q: want never, always or prompt", mode)
 }
 
 func (f *authFlags) options(g *globals) (daemon.Options, error) {
@@ -41,12 +58,17 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 	if err != nil {
 		return daemon.Options{}, usageError{fmt.Errorf("--aaguid: %w", err)}
 	}
+	uv, err := builtInUV(f.uv)
+	if err != nil {
+		return daemon.Options{}, usageError{err}
+	}
 	return daemon.Options{
 		Store:       dir,
 		Keystore:    f.keystore,
 		TPM:         f.tpm,
 		Attestation: f.attestation,
 		AAGUID:      aaguid,
+		UV:          uv,
 		Logger:      g.logger(),
 	}, nil
 }

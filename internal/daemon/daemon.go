@@ -28,6 +28,7 @@ type Options struct {
 	Attestation string // none, self, packed or tpm (default: tpm on a TPM store, else packed)
 	AAGUID      [16]byte
 	Presence    ctap2.Presence
+	UV          ctap2.Presence // built-in user verification; nil: none (ctap2.Config.UV)
 	Clock       ctap2.Clock
 	Logger      *slog.Logger
 }
@@ -79,7 +80,7 @@ func Open(opts Options) (*Daemon, error) {
 
 func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, error) {
 	if opts.Attestation == "" {
-		opts.Attestation = "packed"
+		opts.Attestation = defaultAttestation(ks)
 	}
 	var ca *attestation.CA
 	if opts.Attestation == "packed" {
@@ -97,6 +98,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		Keystore: ks,
 		Attester: att,
 		Presence: opts.Presence,
+		UV:       opts.UV,
 		Clock:    opts.Clock,
 		Logger:   logger,
 	})

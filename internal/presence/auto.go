@@ -1,11 +1,13 @@
 package presence
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 	"golang.org/x/sys/unix"
@@ -62,7 +64,7 @@ func sessionNotification(opts AutoOptions) (ctap2.Presence, error) {
 	if addr == "" {
 		return nil, errors.New("DBUS_SESSION_BUS_ADDRESS is not set")
 	}
-	conn, err := dbus.Connect(addr)
+	conn, err := connectBus(addr, notificationCalls)
 	if err != nil {
 		return nil, fmt.Errorf("session bus unreachable: %w", err)
 	}
@@ -72,6 +74,28 @@ func sessionNotification(opts AutoOptions) (ctap2.Presence, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// connectBus connects and says hello to the bus at addr, giving up after
+// within: a bus that accepts the connection but never answers must not stall
+// vauth's start.
+func connectBus(addr string, within time.Duration) (*dbus.Conn, error) {
+	// godbus closes the connection, which unblocks its handshake, when the
+	// connection's context ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	giveUp := time.AfterFunc(within, cancel)
+	conn, err := dbus.Connect(addr, dbus.WithContext(ctx))
+	if !giveUp.Stop() {
+		if err == nil {
+			_ = conn.Close()
+		}
+		return nil, fmt.Errorf("no answer within %v", within)
+	}
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return conn, nil // closing conn releases ctx
 }
 
 // usablePinentry finds a pinentry that can show its dialog somewhere.

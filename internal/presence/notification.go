@@ -49,8 +49,8 @@ type notification struct {
 // (org.freedesktop.Notifications on conn, normally the session bus): a
 // critical notification from "vauth" whose summary names the site and whose
 // body names the account, with Allow and Deny buttons. Allow approves; Deny,
-// or dismissing the notification, denies. With no answer within timeout, or
-// when ctx is cancelled, it withdraws the notification and returns
+// or dismissing the notification, denies. With no answer within timeout (zero
+// means DefaultTimeout), or when ctx is cancelled, it withdraws the notification and returns
 // ctap2.ErrTimeout or ctx.Err().
 //
 // It fails when no server answers or the server cannot show buttons (no
@@ -115,7 +115,7 @@ func (n *notification) Confirm(ctx context.Context, req ctap2.PresenceRequest) e
 			if !ok {
 				return errors.New("presence: D-Bus connection closed while waiting for an answer")
 			}
-			if s.Path != notifyPath || len(s.Body) != 2 {
+			if s.Sender != server || s.Path != notifyPath || len(s.Body) != 2 {
 				continue
 			}
 			if sid, _ := s.Body[0].(uint32); sid != id {

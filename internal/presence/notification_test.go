@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Con
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow send_destination="*"/>
+    <allow receive_sender="*"/>
     <allow own="*"/>
   </policy>
 </busconfig>
@@ -48,6 +50,7 @@ func startBus(t *testing.T) string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(daemon, "--config-file="+config, "--nofork", "--print-address")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // even if the test binary dies
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

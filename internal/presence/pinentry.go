@@ -33,10 +33,13 @@ type pinentry struct {
 
 // Pinentry asks through a pinentry program (the dialog GnuPG uses, in its
 // GTK, Qt, GNOME or curses flavour) at path. It speaks Assuan to it: a
-// CONFIRM dialog titled "vauth" that names the operation, the site and the
-// account, with Allow and Deny buttons. OK approves; any ERR denies, except a
-// timeout, which gives ctap2.ErrTimeout. The program is killed when ctx is
-// cancelled or timeout passes. Each request starts a fresh program.
+// CONFIRM dialog titled "vauth security key" that names the operation, the
+// site and the account, with Allow and Deny buttons. OK approves; any ERR
+// denies, except a timeout, which gives ctap2.ErrTimeout. The program is
+// killed when ctx is cancelled or timeout (zero means DefaultTimeout) passes.
+// Each request starts a fresh program, which finds its display or terminal
+// in the environment ($DISPLAY, $WAYLAND_DISPLAY, $GPG_TTY or a terminal on
+// standard input).
 func Pinentry(path string, timeout time.Duration) ctap2.Presence {
 	if timeout <= 0 {
 		timeout = DefaultTimeout

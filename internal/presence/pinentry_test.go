@@ -76,6 +76,9 @@ func TestPinentry(t *testing.T) {
 			case !errors.Is(err, tc.want):
 				t.Fatalf("Confirm = %v, want %v", err, tc.want)
 			}
+			if fi, err := os.Stat(log); tc.mode == "hang" && (err != nil || fi.Size() == 0) {
+				return // killed on time before it even started; TestPinentryCancel checks the kill
+			}
 			pid, cmds := pinentryLog(t, log)
 			seconds := strconv.Itoa(int((tc.timeout + time.Second - 1) / time.Second))
 			wantCmds := []string{
@@ -88,12 +91,14 @@ func TestPinentry(t *testing.T) {
 				"SETTIMEOUT " + seconds,
 				"CONFIRM",
 			}
-			if len(cmds) < len(wantCmds) {
+			// A pinentry that never answers may be killed before it has
+			// read everything; the others must have seen the whole dialogue.
+			if len(cmds) < len(wantCmds) && tc.mode != "hang" {
 				t.Fatalf("pinentry got %q, want it to start with %q", cmds, wantCmds)
 			}
-			for i, want := range wantCmds {
-				if cmds[i] != want {
-					t.Errorf("command %d = %q, want %q", i, cmds[i], want)
+			for i, got := range cmds[:min(len(cmds), len(wantCmds))] {
+				if got != wantCmds[i] {
+					t.Errorf("command %d = %q, want %q", i, got, wantCmds[i])
 				}
 			}
 			if tc.mode == "allow" || tc.mode == "deny" {

@@ -37,10 +37,11 @@ type terminal struct {
 }
 
 // Terminal asks on a text stream: it writes a line naming the operation, the
-// site and the account to out, ending in "Allow? [y/N]", and reads the answer
-// from in ("y" or "yes" approves, anything else denies). It returns
-// ctap2.ErrTimeout when no answer comes within timeout, and ctx.Err() as soon
-// as ctx is cancelled. Prompts are shown one at a time.
+// site and the account to out, ending in the question "Allow?" with the
+// choices y/N, and reads the answer from in ("y" or "yes" approves, anything
+// else denies). It returns ctap2.ErrTimeout when no answer comes within
+// timeout (zero means DefaultTimeout), and ctx.Err() as soon as ctx is
+// cancelled. Prompts are shown one at a time.
 //
 // One goroutine reads in, line by line, for the Terminal's whole life (a
 // blocked Read cannot be interrupted), and ends at end of input. A line that

@@ -188,7 +188,9 @@ func TestTerminalConcurrent(t *testing.T) {
 	s := newTermSession(t, 10*time.Second)
 	a := s.ask(t, context.Background(), ctap2.PresenceRequest{Op: "getAssertion", RPID: "a.example"}, 1)
 	b := make(chan error, 1)
-	go func() { b <- s.p.Confirm(context.Background(), ctap2.PresenceRequest{Op: "getAssertion", RPID: "b.example"}) }()
+	go func() {
+		b <- s.p.Confirm(context.Background(), ctap2.PresenceRequest{Op: "getAssertion", RPID: "b.example"})
+	}()
 	time.Sleep(20 * time.Millisecond) // b is waiting for its turn
 	if n := s.out.prompts(); n != 1 {
 		t.Fatalf("%d prompts on screen while the first is unanswered, want 1", n)

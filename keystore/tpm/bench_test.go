@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/vauth/vauth/keystore"
+	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
 
 // BenchmarkSign compares repeated signatures with one credential, through
@@ -18,8 +19,8 @@ func BenchmarkSign(b *testing.B) {
 		name string
 		opts func(b *testing.B) Options
 	}{
-		{"simulator", func(b *testing.B) Options { return Options{TPM: openSimulator(b)} }},
-		{"swtpm", func(b *testing.B) Options { return Options{Device: startSwtpm(b, b.TempDir()).device} }},
+		{"simulator", func(b *testing.B) Options { return Options{TPM: tpmtest.Simulator(b)} }},
+		{"swtpm", func(b *testing.B) Options { return Options{Device: tpmtest.StartSwtpm(b, b.TempDir()).Device} }},
 	}
 	msg := make([]byte, 37+32) // authenticatorData || clientDataHash
 	reportCommands := func(b *testing.B, e *Engine, before CommandCounts) {
@@ -80,7 +81,7 @@ func BenchmarkSign(b *testing.B) {
 				sign := tpm2.Sign{
 					KeyHandle:  key,
 					Digest:     tpm2.TPM2BDigest{Buffer: digest[:]},
-					InScheme:   tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},
+					InScheme:   signScheme,
 					Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
 				}
 				for b.Loop() {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/vauth/vauth/internal/keystoretest"
 	"github.com/vauth/vauth/keystore"
+	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
 
 // opener opens stores on one TPM for the whole suite, so that reopening a
@@ -21,9 +22,9 @@ func opener(opts Options) keystoretest.Opener {
 }
 
 func TestConformanceSimulator(t *testing.T) {
-	keystoretest.Run(t, opener(Options{TPM: openSimulator(t)}))
+	keystoretest.Run(t, opener(Options{TPM: tpmtest.Simulator(t)}))
 }
 
 func TestConformanceSwtpm(t *testing.T) {
-	keystoretest.Run(t, opener(Options{Device: startSwtpm(t, t.TempDir()).device}))
+	keystoretest.Run(t, opener(Options{Device: tpmtest.StartSwtpm(t, t.TempDir()).Device}))
 }

@@ -67,3 +67,38 @@ func TestDeviceStore(t *testing.T) {
 		sign(ks, c, "after reopen")
 	}
 }
+
+// Certification on the machine's TPM through the resource manager, whose
+// three objects per connection are exactly the primary, the attestation
+// key and the credential key. Run it as TestDeviceStore says.
+func TestDeviceCertify(t *testing.T) {
+	if _, err := os.Stat(DefaultDevice); err != nil {
+		t.Skipf("no %s on this machine (run this test in a VM with a TPM, see TestDeviceStore)", DefaultDevice)
+	}
+	ks, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer ks.Close()
+	aik, err := ks.AttestationKey()
+	if err != nil {
+		t.Fatalf("AttestationKey: %v", err)
+	}
+	for i := range 3 {
+		cred := newCredential(t, ks)
+		if _, err := ks.Sign(newCredential(t, ks), []byte("another key in the cache")); err != nil {
+			t.Fatal(err)
+		}
+		qd := sha256.Sum256([]byte{byte(i)})
+		certInfo, sig, pubArea, err := ks.Certify(cred, qd[:])
+		if err != nil {
+			t.Fatalf("Certify %d: %v", i, err)
+		}
+		checkCertification(t, cred, aik, qd[:], certInfo, sig, pubArea)
+	}
+	m, model, fw, err := ks.TPMInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("TPM: manufacturer %#x, model %q, firmware %#x", m, model, fw)
+}

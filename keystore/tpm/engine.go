@@ -10,25 +10,32 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"strings"
 	"sync"
 
 	"github.com/google/go-tpm/tpm2"
 	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/vauth/vauth/keystore"
 )
 
-// DefaultCacheSize is how many credential keys stay loaded by default. With
-// the storage primary it makes three transient objects: the least a TPM must
-// hold, and the most the kernel resource manager lets one open /dev/tpmrm0
-// have.
+// DefaultCacheSize is how many keys stay loaded by default, and
+// the least there can be: certifying a credential key needs it and the
+// attestation key loaded at once. With the storage primary it makes three
+// transient objects: the least a TPM must hold, and the most the kernel
+// resource manager lets one open /dev/tpmrm0 have.
 const DefaultCacheSize = 2
 
-// keyBlobVersion is the first byte of a credential key blob.
-const keyBlobVersion = 1
+// First bytes of key blobs, which say the key's template.
+const (
+	// keyBlobVersion marks a credential key: an unrestricted P-256 signing
+	// key with no scheme of its own (Sign names ECDSA-SHA256 each time), so
+	// that its public area reads as TPM attestation verifiers expect.
+	keyBlobVersion = 2
+	// attestationKeyBlobVersion marks the attestation key (AIK): a
+	// restricted P-256 ECDSA-SHA256 signing key.
+	attestationKeyBlobVersion = 0x41
+)
 
 // Sizes that bound a credential key blob: version, TPM2B_PRIVATE, TPMS_ECC_POINT.
 const (
@@ -64,6 +71,12 @@ type Engine struct {
 	capacity int
 	lru      *list.List               // of *loadedKey, most recent first
 	loaded   map[string]*list.Element // by key blob
+
+	// noCreateLoaded: the TPM lacks TPM2_CreateLoaded (it predates
+	// revision 1.38), so keys are made with TPM2_Create and TPM2_Load.
+	noCreateLoaded bool
+	recent         recentKeys // see certify.go
+	info           *Info      // the TPM's identity, read on first use
 }
 
 // loadedKey is a credential key held loaded in the TPM.
@@ -75,16 +88,13 @@ type loadedKey struct {
 // OpenEngine connects to the TPM that opts names (Device or TPM; the Soft
 // options are not used) and creates the storage primary key.
 func OpenEngine(opts Options) (*Engine, error) {
-	e := &Engine{capacity: opts.CacheSize, lru: list.New(), loaded: map[string]*list.Element{}}
-	if e.capacity <= 0 {
-		e.capacity = DefaultCacheSize
-	}
+	e := &Engine{capacity: max(opts.CacheSize, DefaultCacheSize), lru: list.New(), loaded: map[string]*list.Element{}}
 	t := opts.TPM
 	if t == nil {
 		if opts.Device == "" {
 			opts.Device = DefaultDevice
 		}
-		tc, err := openDevice(opts.Device)
+		tc, err := OpenDevice(opts.Device)
 		if err != nil {
 			return nil, err
 		}
@@ -160,12 +170,12 @@ func (e *Engine) Algorithms() []int { return []int{keystore.ES256} }
 // MaxBlobLen implements soft.KeyEngine.
 func (e *Engine) MaxBlobLen() int { return maxKeyBlobLen }
 
-// credentialKeyTemplate is the public area of a credential key; point is
-// empty in the template given to TPM2_Create and the key's public point
-// otherwise. noDA: the key has an empty authValue, so dictionary-attack
-// protection guards nothing, and a lockout caused by another program does
-// not stop the authenticator.
-func credentialKeyTemplate(point tpm2.TPMSECCPoint) tpm2.TPMTPublic {
+// p256KeyTemplate is the public area of a P-256 signing key under the
+// storage primary; point is empty in a creation template and the key's
+// public point otherwise. noDA: the key has an empty authValue, so
+// dictionary-attack protection guards nothing, and a lockout caused by
+// another program does not stop the authenticator.
+func p256KeyTemplate(restricted bool, scheme tpm2.TPMTECCScheme, point tpm2.TPMSECCPoint) tpm2.TPMTPublic {
 	return tpm2.TPMTPublic{
 		Type:    tpm2.TPMAlgECC,
 		NameAlg: tpm2.TPMAlgSHA256,
@@ -175,25 +185,45 @@ func credentialKeyTemplate(point tpm2.TPMSECCPoint) tpm2.TPMTPublic {
 			SensitiveDataOrigin: true,
 			UserWithAuth:        true,
 			NoDA:                true,
+			Restricted:          restricted,
 			SignEncrypt:         true,
 		},
 		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
 			Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
-			Scheme: tpm2.TPMTECCScheme{
-				Scheme:  tpm2.TPMAlgECDSA,
-				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
-			},
-			CurveID: tpm2.TPMECCNistP256,
-			KDF:     tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
+			Scheme:    scheme,
+			CurveID:   tpm2.TPMECCNistP256,
+			KDF:       tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
 		}),
 		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &point),
 	}
 }
 
-// Generate implements soft.KeyEngine with TPM2_Create. The blob is a version
-// byte, the key's TPM2B_PRIVATE (encrypted and integrity-protected by the
-// storage primary, so only this TPM can load it) and its public point; the
-// rest of the public area is the fixed template.
+// ecdsaSHA256 is the ECDSA-SHA256 signature scheme.
+var ecdsaSHA256 = tpm2.TPMTECCScheme{
+	Scheme:  tpm2.TPMAlgECDSA,
+	Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
+}
+
+// credentialKeyTemplate is the public area of a credential key: an
+// unrestricted signing key whose scheme is TPM_ALG_NULL, as the TPM
+// attestation verifiers of python-fido2 require of the pubArea they check.
+func credentialKeyTemplate(point tpm2.TPMSECCPoint) tpm2.TPMTPublic {
+	return p256KeyTemplate(false, tpm2.TPMTECCScheme{Scheme: tpm2.TPMAlgNull}, point)
+}
+
+// attestationKeyTemplate is the public area of the attestation key: a
+// restricted signing key, so it signs only what the TPM itself produced
+// (TPMS_ATTEST structures) and never a digest that merely looks like one.
+func attestationKeyTemplate(point tpm2.TPMSECCPoint) tpm2.TPMTPublic {
+	return p256KeyTemplate(true, ecdsaSHA256, point)
+}
+
+// Generate implements soft.KeyEngine with TPM2_CreateLoaded, which makes
+// the key and leaves it loaded for the attestation and the first assertion
+// that follow. The blob is a version byte, the key's TPM2B_PRIVATE
+// (encrypted and integrity-protected by the storage primary, so only this
+// TPM can load it) and its public point; the rest of the public area is the
+// fixed template.
 func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
 	if alg != keystore.ES256 {
 		return nil, nil, fmt.Errorf("%w: %d (the TPM backend makes ES256 keys only)", keystore.ErrUnsupportedAlgorithm, alg)
@@ -203,41 +233,96 @@ func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
 	if e.closed {
 		return nil, nil, errClosed
 	}
-	var rsp *tpm2.CreateResponse
-	err := e.withObjectSlot(func() (err error) {
-		rsp, err = tpm2.Create{
-			ParentHandle: e.primary,
-			InPublic:     tpm2.New2B(credentialKeyTemplate(tpm2.TPMSECCPoint{})),
-		}.Execute(e.tpm)
-		return err
-	})
+	pk, blob, err := e.createKey(keyBlobVersion, credentialKeyTemplate, "credential key")
 	if err != nil {
-		return nil, nil, tpmError(e.tpm, "create credential key", err)
+		return nil, nil, err
 	}
-	pub, err := rsp.OutPublic.Contents()
+	e.recent.add(pk, blob)
+	return pk, blob, nil
+}
+
+// createKey makes a P-256 key from template under the primary, leaves it
+// loaded in the cache, and returns its public key and its blob (first byte
+// version). e.mu is held.
+func (e *Engine) createKey(version byte, template func(tpm2.TPMSECCPoint) tpm2.TPMTPublic, what string) (*ecdsa.PublicKey, []byte, error) {
+	h, priv, pub, err := e.createLoaded(template(tpm2.TPMSECCPoint{}))
 	if err != nil {
-		return nil, nil, fmt.Errorf("tpm: credential key public area: %w", err)
+		return nil, nil, tpmError(e.tpm, "create "+what, err)
 	}
+	blob, pk, err := keyBlob(version, template, priv, pub, what)
+	if err != nil {
+		return nil, nil, errors.Join(err, e.flush(h.Handle, "flush "+what))
+	}
+	e.cache(blob, h)
+	return pk, blob, nil
+}
+
+// keyBlob makes the blob of a new key from what the TPM returned: the
+// version byte, the private area and the public point.
+func keyBlob(version byte, template func(tpm2.TPMSECCPoint) tpm2.TPMTPublic, priv tpm2.TPM2BPrivate, pub *tpm2.TPMTPublic, what string) ([]byte, *ecdsa.PublicKey, error) {
 	point, err := pub.Unique.ECC()
 	if err != nil {
-		return nil, nil, fmt.Errorf("tpm: credential key public area: %w", err)
+		return nil, nil, fmt.Errorf("tpm: %s public area: %w", what, err)
 	}
 	// Load checks the private area against the public area's name, so the
 	// template rebuilt from the point must be exactly what the TPM made.
-	if !bytes.Equal(tpm2.Marshal(credentialKeyTemplate(*point)), rsp.OutPublic.Bytes()) {
-		return nil, nil, errors.New("tpm: the TPM changed the credential key template")
+	if !bytes.Equal(tpm2.Marshal(template(*point)), tpm2.Marshal(*pub)) {
+		return nil, nil, fmt.Errorf("tpm: the TPM changed the %s template", what)
 	}
 	pk, err := ecdsaPublicKey(point)
 	if err != nil {
 		return nil, nil, err
 	}
-	blob := []byte{keyBlobVersion}
-	blob = append(blob, tpm2.Marshal(rsp.OutPrivate)...)
+	blob := []byte{version}
+	blob = append(blob, tpm2.Marshal(priv)...)
 	blob = append(blob, tpm2.Marshal(*point)...)
 	if len(blob) > maxKeyBlobLen {
-		return nil, nil, fmt.Errorf("tpm: credential key blob of %d bytes, more than %d", len(blob), maxKeyBlobLen)
+		return nil, nil, fmt.Errorf("tpm: %s blob of %d bytes, more than %d", what, len(blob), maxKeyBlobLen)
 	}
-	return pk, blob, nil
+	return blob, pk, nil
+}
+
+// createLoaded makes an object from template under the primary and leaves
+// it loaded: TPM2_CreateLoaded, or TPM2_Create then TPM2_Load on a TPM that
+// lacks it. Like load, it first makes room in the cache. e.mu is held.
+func (e *Engine) createLoaded(template tpm2.TPMTPublic) (tpm2.NamedHandle, tpm2.TPM2BPrivate, *tpm2.TPMTPublic, error) {
+	if err := e.makeRoom(); err != nil {
+		return tpm2.NamedHandle{}, tpm2.TPM2BPrivate{}, nil, err
+	}
+	if !e.noCreateLoaded {
+		var rsp *tpm2.CreateLoadedResponse
+		err := e.withObjectSlot(func() (err error) {
+			rsp, err = tpm2.CreateLoaded{ParentHandle: e.primary, InPublic: tpm2.New2BTemplate(&template)}.Execute(e.tpm)
+			return err
+		})
+		switch {
+		case err == nil:
+			h := tpm2.NamedHandle{Handle: rsp.ObjectHandle, Name: rsp.Name}
+			pub, err := rsp.OutPublic.Contents()
+			if err != nil {
+				return tpm2.NamedHandle{}, tpm2.TPM2BPrivate{}, nil, errors.Join(err, e.flush(h.Handle, "flush new object"))
+			}
+			return h, rsp.OutPrivate, pub, nil
+		case errors.Is(err, tpm2.TPMRCCommandCode):
+			e.noCreateLoaded = true
+		default:
+			return tpm2.NamedHandle{}, tpm2.TPM2BPrivate{}, nil, err
+		}
+	}
+	var rsp *tpm2.CreateResponse
+	err := e.withObjectSlot(func() (err error) {
+		rsp, err = tpm2.Create{ParentHandle: e.primary, InPublic: tpm2.New2B(template)}.Execute(e.tpm)
+		return err
+	})
+	if err != nil {
+		return tpm2.NamedHandle{}, tpm2.TPM2BPrivate{}, nil, err
+	}
+	pub, err := rsp.OutPublic.Contents()
+	if err != nil {
+		return tpm2.NamedHandle{}, tpm2.TPM2BPrivate{}, nil, err
+	}
+	h, err := e.load(rsp.OutPrivate, *pub)
+	return h, rsp.OutPrivate, pub, err
 }
 
 // ecdsaPublicKey converts a TPM P-256 point, checking that it is on the
@@ -257,20 +342,20 @@ func ecdsaPublicKey(p *tpm2.TPMSECCPoint) (*ecdsa.PublicKey, error) {
 	return pk, nil
 }
 
-// parseKeyBlob splits a credential key blob into the key's private and
-// public areas.
-func parseKeyBlob(blob []byte) (tpm2.TPM2BPrivate, tpm2.TPMTPublic, error) {
-	bad := func(what string) (tpm2.TPM2BPrivate, tpm2.TPMTPublic, error) {
-		return tpm2.TPM2BPrivate{}, tpm2.TPMTPublic{}, fmt.Errorf("tpm: bad credential key blob: %s", what)
+// parseKeyBlob splits a key blob of the given version into the key's
+// private area and public point.
+func parseKeyBlob(blob []byte, version byte) (tpm2.TPM2BPrivate, tpm2.TPMSECCPoint, error) {
+	bad := func(what string) (tpm2.TPM2BPrivate, tpm2.TPMSECCPoint, error) {
+		return tpm2.TPM2BPrivate{}, tpm2.TPMSECCPoint{}, fmt.Errorf("tpm: bad key blob: %s", what)
 	}
 	s := cryptobyte.String(blob)
-	var version uint8
+	var v uint8
 	var priv, x, y []byte
-	if !s.ReadUint8(&version) {
+	if !s.ReadUint8(&v) {
 		return bad("empty")
 	}
-	if version != keyBlobVersion {
-		return bad(fmt.Sprintf("version %d", version))
+	if v != version {
+		return bad(fmt.Sprintf("version %d, want %d", v, version))
 	}
 	if !s.ReadUint16LengthPrefixed((*cryptobyte.String)(&priv)) ||
 		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&x)) ||
@@ -278,7 +363,14 @@ func parseKeyBlob(blob []byte) (tpm2.TPM2BPrivate, tpm2.TPMTPublic, error) {
 		return bad("truncated or trailing data")
 	}
 	point := tpm2.TPMSECCPoint{X: tpm2.TPM2BECCParameter{Buffer: x}, Y: tpm2.TPM2BECCParameter{Buffer: y}}
-	return tpm2.TPM2BPrivate{Buffer: priv}, credentialKeyTemplate(point), nil
+	return tpm2.TPM2BPrivate{Buffer: priv}, point, nil
+}
+
+// signScheme is the scheme credential keys sign with; their template names
+// none (see credentialKeyTemplate).
+var signScheme = tpm2.TPMTSigScheme{
+	Scheme:  tpm2.TPMAlgECDSA,
+	Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256}),
 }
 
 // Sign implements soft.KeyEngine: SHA-256 on the host, TPM2_Sign on the
@@ -298,57 +390,68 @@ func (e *Engine) Sign(alg int, blob []byte, msg []byte) ([]byte, error) {
 		return nil, err
 	}
 	rsp, err := tpm2.Sign{
-		KeyHandle: key,
-		Digest:    tpm2.TPM2BDigest{Buffer: digest[:]},
-		InScheme: tpm2.TPMTSigScheme{
-			Scheme:  tpm2.TPMAlgECDSA,
-			Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256}),
-		},
+		KeyHandle:  key,
+		Digest:     tpm2.TPM2BDigest{Buffer: digest[:]},
+		InScheme:   signScheme,
 		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
 	}.Execute(e.tpm)
 	if err != nil {
 		return nil, tpmError(e.tpm, "sign", err)
 	}
-	sig, err := rsp.Signature.Signature.ECDSA()
+	sig, err := derSignature(&rsp.Signature)
 	if err != nil {
 		return nil, fmt.Errorf("tpm: sign: %w", err)
 	}
-	var b cryptobyte.Builder
-	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1BigInt(new(big.Int).SetBytes(sig.SignatureR.Buffer))
-		b.AddASN1BigInt(new(big.Int).SetBytes(sig.SignatureS.Buffer))
-	})
-	return b.Bytes()
+	return sig, nil
 }
 
-// credentialKey returns the loaded credential key of blob, from the cache or
-// by TPM2_Load. e.mu is held.
+// credentialKey returns the loaded credential key of blob. e.mu is held.
 func (e *Engine) credentialKey(blob []byte) (tpm2.NamedHandle, error) {
+	return e.key(blob, keyBlobVersion, credentialKeyTemplate, "credential key")
+}
+
+// key returns the loaded key of blob, from the cache or by TPM2_Load. e.mu
+// is held.
+func (e *Engine) key(blob []byte, version byte, template func(tpm2.TPMSECCPoint) tpm2.TPMTPublic, what string) (tpm2.NamedHandle, error) {
 	if el, ok := e.loaded[string(blob)]; ok {
 		e.lru.MoveToFront(el)
 		return el.Value.(*loadedKey).handle, nil
 	}
-	priv, pub, err := parseKeyBlob(blob)
+	priv, point, err := parseKeyBlob(blob, version)
 	if err != nil {
 		return tpm2.NamedHandle{}, err
 	}
-	h, err := e.load(priv, pub)
+	h, err := e.load(priv, template(point))
 	if err != nil {
-		return tpm2.NamedHandle{}, tpmError(e.tpm, "load credential key", err)
+		return tpm2.NamedHandle{}, tpmError(e.tpm, "load "+what, err)
 	}
-	k := &loadedKey{blob: string(blob), handle: h}
-	e.loaded[k.blob] = e.lru.PushFront(k)
+	e.cache(blob, h)
 	return h, nil
 }
 
-// load loads an object under the primary. It first evicts cached keys down
-// to capacity-1, so that the engine never holds more than the primary and
-// capacity other objects. e.mu is held.
-func (e *Engine) load(priv tpm2.TPM2BPrivate, pub tpm2.TPMTPublic) (tpm2.NamedHandle, error) {
+// cache records a loaded key as the most recently used. The cache has room:
+// load and createLoaded made it. e.mu is held.
+func (e *Engine) cache(blob []byte, h tpm2.NamedHandle) {
+	k := &loadedKey{blob: string(blob), handle: h}
+	e.loaded[k.blob] = e.lru.PushFront(k)
+}
+
+// makeRoom evicts cached keys down to capacity-1, so that the engine never
+// holds more than the primary and capacity other objects. e.mu is held.
+func (e *Engine) makeRoom() error {
 	for e.lru.Len() >= e.capacity {
 		if err := e.evictOldest(); err != nil {
-			return tpm2.NamedHandle{}, err
+			return err
 		}
+	}
+	return nil
+}
+
+// load loads an object under the primary, first making room in the cache.
+// e.mu is held.
+func (e *Engine) load(priv tpm2.TPM2BPrivate, pub tpm2.TPMTPublic) (tpm2.NamedHandle, error) {
+	if err := e.makeRoom(); err != nil {
+		return tpm2.NamedHandle{}, err
 	}
 	var h tpm2.NamedHandle
 	err := e.withObjectSlot(func() error {
@@ -362,9 +465,10 @@ func (e *Engine) load(priv tpm2.TPM2BPrivate, pub tpm2.TPMTPublic) (tpm2.NamedHa
 }
 
 // withObjectSlot runs cmd, a command that needs a free object slot in the
-// TPM (TPM2_Load, and TPM2_Create for the object it builds), and while the
-// TPM reports its object memory full, evicts a cached key and runs cmd
-// again. Many TPMs hold only three objects. e.mu is held.
+// TPM (TPM2_Load, and TPM2_CreateLoaded or TPM2_Create for the object it
+// builds), and while the TPM reports its object memory full, evicts a
+// cached key and runs cmd again. Many TPMs hold only three objects. e.mu is
+// held.
 func (e *Engine) withObjectSlot(cmd func() error) error {
 	for {
 		err := cmd()
@@ -377,12 +481,22 @@ func (e *Engine) withObjectSlot(cmd func() error) error {
 	}
 }
 
-// evictOldest flushes the least recently used cached key. e.mu is held.
+// evictOldest flushes the least recently used cached key, but spares the
+// attestation key while a credential key can go instead: every
+// registration with TPM attestation needs it, next to the new credential
+// key, so keeping it loaded saves a TPM2_Load and a TPM2_FlushContext per
+// registration. Without TPM attestation it is never loaded. e.mu is held.
 func (e *Engine) evictOldest() error {
 	el := e.lru.Back()
+	for c := el; c != nil; c = c.Prev() {
+		if c.Value.(*loadedKey).blob[0] != attestationKeyBlobVersion {
+			el = c
+			break
+		}
+	}
 	k := e.lru.Remove(el).(*loadedKey)
 	delete(e.loaded, k.blob)
-	return e.flush(k.handle.Handle, "flush credential key")
+	return e.flush(k.handle.Handle, "flush cached key")
 }
 
 // flush unloads a transient object. e.mu is held.

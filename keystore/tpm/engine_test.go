@@ -3,6 +3,7 @@ package tpm
 import (
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,8 +12,10 @@ import (
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/vauth/vauth/keystore"
+	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
 
 // verify checks an ES256 signature over msg.
@@ -29,7 +32,7 @@ func verify(t *testing.T, pub any, msg, sig []byte) {
 }
 
 func TestEngineGenerateSign(t *testing.T) {
-	e := openTestEngine(t, openSimulator(t), 0)
+	e := openTestEngine(t, tpmtest.Simulator(t), 0)
 	pub, blob, err := e.Generate(keystore.ES256)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
@@ -64,7 +67,7 @@ func TestEngineGenerateSign(t *testing.T) {
 }
 
 func TestEngineUnsupportedAlgorithm(t *testing.T) {
-	e := openTestEngine(t, openSimulator(t), 0)
+	e := openTestEngine(t, tpmtest.Simulator(t), 0)
 	_, blob, err := e.Generate(keystore.ES256)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
@@ -87,7 +90,7 @@ func TestEngineUnsupportedAlgorithm(t *testing.T) {
 // A blob made by one engine signs in a later engine on the same TPM: the
 // primary key is the same key each time.
 func TestEngineBlobAcrossReopen(t *testing.T) {
-	tpm := openSimulator(t)
+	tpm := tpmtest.Simulator(t)
 	e1 := openTestEngine(t, tpm, 0)
 	pub, blob, err := e1.Generate(keystore.ES256)
 	if err != nil {
@@ -110,10 +113,11 @@ func TestEngineBlobAcrossReopen(t *testing.T) {
 	verify(t, pub, []byte("after reopen"), sig)
 }
 
-// The cache of loaded keys: a cached key costs one TPM2_Sign; a key past
-// the cache's capacity evicts the least recently used one and still signs.
+// The cache of loaded keys: a new key stays loaded; a cached key costs one
+// TPM2_Sign; a key past the cache's capacity evicts the least recently used
+// one and still signs.
 func TestEngineCache(t *testing.T) {
-	tpm := openSimulator(t)
+	tpm := tpmtest.Simulator(t)
 	e := openTestEngine(t, tpm, 2)
 	pubs := make([]any, 3)
 	blobs := make([][]byte, 3)
@@ -130,13 +134,12 @@ func TestEngineCache(t *testing.T) {
 		key  int
 		want CommandCounts
 	}{
-		{0, CommandCounts{load: 1, sign: 1}},
+		{2, CommandCounts{sign: 1}}, // keys 2 and 1 stayed loaded when made
+		{1, CommandCounts{sign: 1}},
+		{0, CommandCounts{flush: 1, load: 1, sign: 1}}, // evicts key 2
 		{0, CommandCounts{sign: 1}},
-		{1, CommandCounts{load: 1, sign: 1}},
-		{0, CommandCounts{sign: 1}},
-		{2, CommandCounts{flush: 1, load: 1, sign: 1}}, // evicts key 1
-		{0, CommandCounts{sign: 1}},
-		{1, CommandCounts{flush: 1, load: 1, sign: 1}}, // evicts key 2
+		{1, CommandCounts{sign: 1}},
+		{2, CommandCounts{flush: 1, load: 1, sign: 1}}, // evicts key 0
 		{1, CommandCounts{sign: 1}},
 	}
 	for i, s := range steps {
@@ -155,26 +158,69 @@ func TestEngineCache(t *testing.T) {
 	if h := transientHandles(t, tpm); len(h) != 3 {
 		t.Errorf("%d transient objects loaded, want 3", len(h))
 	}
-	// TPM2_Create needs an object slot too, and the simulator has three: the
-	// first attempt fails with TPM_RC_OBJECT_MEMORY, a cached key is evicted
-	// and the second succeeds.
+	// A new key evicts one to make room, and is made loaded.
 	before := e.CommandCounts()
 	pub, blob, err := e.Generate(keystore.ES256)
 	if err != nil {
 		t.Fatalf("Generate with a full cache: %v", err)
 	}
-	if got, want := e.CommandCounts().Sub(before), (CommandCounts{tpm2.TPMCCCreate: 2, flush: 1}); !maps.Equal(got, want) {
+	if got, want := e.CommandCounts().Sub(before), (CommandCounts{tpm2.TPMCCCreateLoaded: 1, flush: 1}); !maps.Equal(got, want) {
 		t.Errorf("Generate with a full cache sent %v, want %v", got, want)
 	}
+	before = e.CommandCounts()
 	sig, err := e.Sign(keystore.ES256, blob, []byte("m"))
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
 	verify(t, pub, []byte("m"), sig)
+	if got, want := e.CommandCounts().Sub(before), (CommandCounts{sign: 1}); !maps.Equal(got, want) {
+		t.Errorf("the first signature with a new key sent %v, want %v", got, want)
+	}
+}
+
+// noCreateLoaded is a TPM that predates TPM2_CreateLoaded: it answers
+// TPM_RC_COMMAND_CODE.
+type noCreateLoaded struct{ transport.TPM }
+
+func (t noCreateLoaded) Send(cmd []byte) ([]byte, error) {
+	if len(cmd) >= headerSize && tpm2.TPMCC(binary.BigEndian.Uint32(cmd[6:10])) == tpm2.TPMCCCreateLoaded {
+		rsp := []byte{0x80, 0x01, 0, 0, 0, headerSize, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(rsp[6:], uint32(tpm2.TPMRCCommandCode))
+		return rsp, nil
+	}
+	return t.TPM.Send(cmd)
+}
+
+// On a TPM without TPM2_CreateLoaded, keys are made with TPM2_Create and
+// TPM2_Load, and the engine stops asking after the first refusal.
+func TestEngineWithoutCreateLoaded(t *testing.T) {
+	e := openTestEngine(t, noCreateLoaded{tpmtest.Simulator(t)}, 0)
+	for i, want := range []CommandCounts{
+		{tpm2.TPMCCCreateLoaded: 1, tpm2.TPMCCCreate: 1, tpm2.TPMCCLoad: 1},
+		{tpm2.TPMCCCreate: 1, tpm2.TPMCCLoad: 1},
+	} {
+		before := e.CommandCounts()
+		pub, blob, err := e.Generate(keystore.ES256)
+		if err != nil {
+			t.Fatalf("Generate %d: %v", i, err)
+		}
+		if got := e.CommandCounts().Sub(before); !maps.Equal(got, want) {
+			t.Errorf("Generate %d sent %v, want %v", i, got, want)
+		}
+		before = e.CommandCounts()
+		sig, err := e.Sign(keystore.ES256, blob, []byte("m"))
+		if err != nil {
+			t.Fatalf("Sign: %v", err)
+		}
+		verify(t, pub, []byte("m"), sig)
+		if got := e.CommandCounts().Sub(before); got.Total() != 1 {
+			t.Errorf("the first signature with key %d sent %v, want one TPM2_Sign", i, got)
+		}
+	}
 }
 
 func TestEngineBadBlob(t *testing.T) {
-	e := openTestEngine(t, openSimulator(t), 0)
+	e := openTestEngine(t, tpmtest.Simulator(t), 0)
 	_, blob, err := e.Generate(keystore.ES256)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
@@ -212,7 +258,7 @@ func TestEngineBadBlob(t *testing.T) {
 // An owner authorization makes CreatePrimary fail with TPM_RC_BAD_AUTH,
 // which the engine reports as ErrOwnerAuth.
 func TestEngineOwnerAuth(t *testing.T) {
-	tpm := openSimulator(t)
+	tpm := tpmtest.Simulator(t)
 	if _, err := (tpm2.HierarchyChangeAuth{
 		AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
 		NewAuth:    tpm2.TPM2BAuth{Buffer: []byte("owner secret")},
@@ -229,7 +275,7 @@ func TestEngineOwnerAuth(t *testing.T) {
 // A TPM in dictionary-attack lockout: the error says so and how long it
 // lasts, and vauth's own keys (noDA) keep working.
 func TestLockout(t *testing.T) {
-	tpm := openSimulator(t)
+	tpm := tpmtest.Simulator(t)
 	e := openTestEngine(t, tpm, 0)
 	pub, blob, err := e.Generate(keystore.ES256)
 	if err != nil {
@@ -307,7 +353,7 @@ func TestOpenDeviceErrors(t *testing.T) {
 
 // Signatures from several goroutines with more keys than the cache holds.
 func TestEngineConcurrent(t *testing.T) {
-	e := openTestEngine(t, openSimulator(t), 2)
+	e := openTestEngine(t, tpmtest.Simulator(t), 2)
 	type key struct {
 		pub  any
 		blob []byte

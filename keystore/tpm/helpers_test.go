@@ -3,28 +3,9 @@ package tpm
 import (
 	"testing"
 
-	"github.com/google/go-tpm-tools/simulator"
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 )
-
-// openSimulator starts a freshly manufactured TPM simulator (new seeds) and
-// closes it when the test ends. Only one simulator exists at a time in a
-// process: a second call waits until the first is closed.
-func openSimulator(t testing.TB) transport.TPMCloser {
-	t.Helper()
-	sim, err := simulator.Get()
-	if err != nil {
-		t.Fatalf("simulator: %v", err)
-	}
-	tpm := transport.FromReadWriteCloser(sim)
-	t.Cleanup(func() {
-		if !sim.IsClosed() {
-			_ = tpm.Close()
-		}
-	})
-	return tpm
-}
 
 // openTestEngine opens an engine on tpm and closes it when the test ends.
 func openTestEngine(t testing.TB, tpm transport.TPM, cacheSize int) *Engine {

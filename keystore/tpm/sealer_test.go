@@ -10,10 +10,11 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/vauth/vauth/keystore"
+	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
 
 func TestSealerRoundTrip(t *testing.T) {
-	tpm := openSimulator(t)
+	tpm := tpmtest.Simulator(t)
 	e := openTestEngine(t, tpm, 0)
 	s := e.Sealer()
 	for _, n := range []int{1, 32, maxSealedSize} {
@@ -50,7 +51,7 @@ func TestSealerRoundTrip(t *testing.T) {
 // The secret never crosses the transport in clear: parameter encryption
 // with a session salted by the primary key.
 func TestSealerEncryptsOnTheWire(t *testing.T) {
-	tpm := openSimulator(t)
+	tpm := tpmtest.Simulator(t)
 	rec := &recordingTPM{next: tpm}
 	e := openTestEngine(t, rec, 0)
 	secret := []byte("0123456789abcdef-master-key-0123")
@@ -82,7 +83,7 @@ func (r *recordingTPM) Send(cmd []byte) ([]byte, error) {
 
 // Unseal needs an object slot; with the key cache full it evicts a key.
 func TestSealerWithFullCache(t *testing.T) {
-	tpm := openSimulator(t)
+	tpm := tpmtest.Simulator(t)
 	e := openTestEngine(t, tpm, 2)
 	blob, err := e.Sealer().Seal([]byte("secret"))
 	if err != nil {
@@ -130,7 +131,7 @@ func TestSealerWithFullCache(t *testing.T) {
 }
 
 func TestSealerBadBlob(t *testing.T) {
-	e := openTestEngine(t, openSimulator(t), 0)
+	e := openTestEngine(t, tpmtest.Simulator(t), 0)
 	blob, err := e.Sealer().Seal([]byte("secret"))
 	if err != nil {
 		t.Fatalf("Seal: %v", err)
@@ -163,7 +164,7 @@ func TestSealerBadBlob(t *testing.T) {
 // A blob sealed on one TPM does not unseal on another (a fresh simulator has
 // new seeds), nor does a credential key blob load there.
 func TestSealerOtherTPM(t *testing.T) {
-	tpm1 := openSimulator(t)
+	tpm1 := tpmtest.Simulator(t)
 	e1 := openTestEngine(t, tpm1, 0)
 	sealed, err := e1.Sealer().Seal([]byte("secret"))
 	if err != nil {
@@ -180,7 +181,7 @@ func TestSealerOtherTPM(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e2 := openTestEngine(t, openSimulator(t), 0)
+	e2 := openTestEngine(t, tpmtest.Simulator(t), 0)
 	got, err := e2.Sealer().Unseal(sealed)
 	if !errors.Is(err, tpm2.TPMRCIntegrity) {
 		t.Errorf("Unseal on another TPM = %q, %v; want TPM_RC_INTEGRITY", got, err)

@@ -1,7 +1,11 @@
 package tpm
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"errors"
+	"fmt"
+	"sync"
 
 	"github.com/google/go-tpm/tpm2/transport"
 
@@ -17,18 +21,27 @@ type Options struct {
 	// TPM, when set, is an open TPM to use instead of Device (a simulator in
 	// tests); the caller keeps ownership and closes it.
 	TPM transport.TPM
-	// CacheSize is how many credential keys stay loaded (DefaultCacheSize
-	// when 0).
+	// CacheSize is how many keys stay loaded (DefaultCacheSize when smaller).
 	CacheSize int
 	// Soft configures the store itself; Open sets its Engine and Sealer.
 	Soft soft.Options
 }
 
+// blobAttestationKey names the store blob that keeps the attestation key
+// (its TPM-wrapped private area and public point).
+const blobAttestationKey = "tpm/attestation-key"
+
 // Store is the soft store with TPM keys and a TPM-sealed master key. It
-// closes the TPM engine with the store.
+// closes the TPM engine with the store. It can also certify its new
+// credential keys with a TPM attestation key, for the WebAuthn "tpm"
+// attestation format.
 type Store struct {
 	*soft.Store
 	engine *Engine
+
+	aikMu   sync.Mutex
+	aikBlob []byte // nil until the attestation key is first used
+	aikPub  *ecdsa.PublicKey
 }
 
 // Open opens (creating if needed) the store in dir with a TPM engine and
@@ -38,7 +51,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	so := opts.Soft
+	return OpenWithEngine(dir, e, opts.Soft)
+}
+
+// OpenWithEngine opens (creating if needed) the store in dir on an engine
+// already open, for a caller that first checks that the TPM works. The
+// store owns the engine from then on: it closes it with itself, or at once
+// when opening fails.
+func OpenWithEngine(dir string, e *Engine, so soft.Options) (*Store, error) {
 	so.Engine, so.Sealer = e, e.Sealer()
 	s, err := soft.Open(dir, so)
 	if err != nil {
@@ -49,6 +69,90 @@ func Open(dir string, opts Options) (*Store, error) {
 
 // Engine returns the store's TPM engine (for its command counts).
 func (s *Store) Engine() *Engine { return s.engine }
+
+// attestationKey returns the store's attestation key blob and public key,
+// making the key on first use and keeping it in the store's blobs, so that
+// it stays the same across restarts (and its certificate stays valid).
+func (s *Store) attestationKey() ([]byte, *ecdsa.PublicKey, error) {
+	s.aikMu.Lock()
+	defer s.aikMu.Unlock()
+	if s.aikBlob != nil {
+		return s.aikBlob, s.aikPub, nil
+	}
+	blob, err := s.GetBlob(blobAttestationKey)
+	var pub *ecdsa.PublicKey
+	switch {
+	case err == nil:
+		if pub, err = attestationKeyPublic(blob); err != nil {
+			return nil, nil, fmt.Errorf("tpm: stored attestation key: %w", err)
+		}
+	case errors.Is(err, keystore.ErrNotFound):
+		if pub, blob, err = s.engine.newAttestationKey(); err != nil {
+			return nil, nil, err
+		}
+		if err := s.PutBlob(blobAttestationKey, blob); err != nil {
+			return nil, nil, fmt.Errorf("tpm: storing the attestation key: %w", err)
+		}
+	default:
+		return nil, nil, fmt.Errorf("tpm: reading the attestation key: %w", err)
+	}
+	s.aikBlob, s.aikPub = blob, pub
+	return blob, pub, nil
+}
+
+// AttestationKey returns the public key of the store's TPM attestation key
+// (AIK): a restricted ECDSA P-256 signing key that lives in the TPM, made
+// on first use and kept across restarts (Reset makes a new one).
+func (s *Store) AttestationKey() (crypto.PublicKey, error) {
+	_, pub, err := s.attestationKey()
+	if err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// TPMInfo returns the TPM's manufacturer ID (TPM_PT_MANUFACTURER), model
+// (vendor string) and firmware version, which the attestation key's
+// certificate names.
+func (s *Store) TPMInfo() (manufacturer uint32, model string, firmwareVersion uint64, err error) {
+	info, err := s.engine.TPMInfo()
+	return info.Manufacturer, info.Model, info.FirmwareVersion, err
+}
+
+// Certify has the attestation key certify a credential's key with
+// TPM2_Certify, for the WebAuthn "tpm" attestation format: certInfo is the
+// TPMS_ATTEST the TPM made (extraData = qualifyingData, attested = the
+// key's name) and signed, sig the attestation key's ECDSA-SHA256 signature
+// over it in ASN.1 DER, pubArea the credential key's TPMT_PUBLIC. Only a
+// credential made moments ago by this store can be certified
+// (ErrNotCertifiable otherwise): attestation happens at creation.
+func (s *Store) Certify(cred *keystore.Credential, qualifyingData []byte) (certInfo, sig, pubArea []byte, err error) {
+	if cred == nil {
+		return nil, nil, nil, errors.New("tpm: certify: no credential")
+	}
+	pub, ok := cred.PublicKey.(*ecdsa.PublicKey)
+	if !ok || cred.Algorithm != keystore.ES256 {
+		return nil, nil, nil, fmt.Errorf("%w: %d", keystore.ErrUnsupportedAlgorithm, cred.Algorithm)
+	}
+	aik, _, err := s.attestationKey()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s.engine.certify(pub, aik, qualifyingData)
+}
+
+// Reset implements keystore.Keystore: it also drops the attestation key,
+// whose blob Reset deletes, so that a new one is made on next use.
+func (s *Store) Reset() error {
+	s.aikMu.Lock()
+	defer s.aikMu.Unlock()
+	if err := s.Store.Reset(); err != nil {
+		return err
+	}
+	old := s.aikBlob
+	s.aikBlob, s.aikPub = nil, nil
+	return s.engine.forgetKey(old)
+}
 
 // Close implements keystore.Keystore: it closes the store, then flushes the
 // TPM objects and closes the TPM. Closing twice is harmless.

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/vauth/vauth/keystore"
+	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
 
 // copyDir copies the regular files of src into a new directory.
@@ -43,8 +44,8 @@ func copyDir(t *testing.T, src string) string {
 // another TPM.
 func TestSwtpmStore(t *testing.T) {
 	state, dir := t.TempDir(), t.TempDir()
-	s := startSwtpm(t, state)
-	ks, err := Open(dir, Options{Device: s.device})
+	s := tpmtest.StartSwtpm(t, state)
+	ks, err := Open(dir, Options{Device: s.Device})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -80,10 +81,10 @@ func TestSwtpmStore(t *testing.T) {
 	if err := ks.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	s.stop()
+	s.Stop()
 
-	s = startSwtpm(t, state)
-	ks, err = Open(dir, Options{Device: s.device})
+	s = tpmtest.StartSwtpm(t, state)
+	ks, err = Open(dir, Options{Device: s.Device})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -110,9 +111,9 @@ func TestSwtpmStore(t *testing.T) {
 	}
 
 	// The same files, another TPM: the master key does not unseal.
-	other := startSwtpm(t, t.TempDir())
+	other := tpmtest.StartSwtpm(t, t.TempDir())
 	copied := copyDir(t, dir)
-	if ks2, err := Open(copied, Options{Device: other.device}); !errors.Is(err, tpm2.TPMRCIntegrity) {
+	if ks2, err := Open(copied, Options{Device: other.Device}); !errors.Is(err, tpm2.TPMRCIntegrity) {
 		if err == nil {
 			_ = ks2.Close()
 		}

@@ -3,116 +3,21 @@ package tpm
 import (
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/vauth/vauth/keystore"
+	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
 
-// swtpm is a swtpm process serving a TPM 2.0 on a raw TCP command port.
-type swtpm struct {
-	device string // "tcp:127.0.0.1:PORT"
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-// startSwtpm starts swtpm with its state in stateDir (a new TPM if empty)
-// and stops it when the test ends. The test is skipped when swtpm is not
-// installed.
-func startSwtpm(t testing.TB, stateDir string) *swtpm {
-	t.Helper()
-	bin, err := exec.LookPath("swtpm")
-	if err != nil {
-		t.Skip("swtpm is not installed (Debian: apt-get install swtpm swtpm-tools); skipping the swtpm tests")
-	}
-	// A port found free may be taken before swtpm binds it: try again.
-	for attempt := 0; ; attempt++ {
-		s, err := tryStartSwtpm(bin, stateDir)
-		if err == nil {
-			t.Cleanup(s.stop)
-			return s
-		}
-		if attempt == 2 {
-			t.Fatalf("start swtpm: %v", err)
-		}
-	}
-}
-
-func tryStartSwtpm(bin, stateDir string) (*swtpm, error) {
-	port, ctrl, err := freePorts()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "socket", "--tpm2",
-		"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port),
-		"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", ctrl),
-		"--tpmstate", "dir="+stateDir,
-		"--flags", "not-need-init,startup-clear")
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &swtpm{device: tcpPrefix + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.exited) }()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("swtpm exited: %v", cmd.ProcessState)
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			_ = c.Close()
-			return s, nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.stop()
-	return nil, errors.New("swtpm did not start listening within 10 s")
-}
-
-// freePorts returns two TCP ports on 127.0.0.1 that were free a moment ago.
-func freePorts() (int, int, error) {
-	var ports [2]int
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, 0, err
-		}
-		defer l.Close()
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports[0], ports[1], nil
-}
-
-// stop ends swtpm (SIGTERM lets it save its state) and waits for it.
-func (s *swtpm) stop() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-}
-
 // openSwtpmEngine opens an engine on a swtpm's TCP port.
-func openSwtpmEngine(t testing.TB, s *swtpm) *Engine {
+func openSwtpmEngine(t testing.TB, s *tpmtest.Swtpm) *Engine {
 	t.Helper()
-	e, err := OpenEngine(Options{Device: s.device})
+	e, err := OpenEngine(Options{Device: s.Device})
 	if err != nil {
-		t.Fatalf("OpenEngine(%s): %v", s.device, err)
+		t.Fatalf("OpenEngine(%s): %v", s.Device, err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
 	return e
@@ -122,7 +27,7 @@ func openSwtpmEngine(t testing.TB, s *swtpm) *Engine {
 // the same state.
 func TestSwtpmEngineAcrossRestart(t *testing.T) {
 	state := t.TempDir()
-	s := startSwtpm(t, state)
+	s := tpmtest.StartSwtpm(t, state)
 	e := openSwtpmEngine(t, s)
 	pub, blob, err := e.Generate(keystore.ES256)
 	if err != nil {
@@ -136,9 +41,9 @@ func TestSwtpmEngineAcrossRestart(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	s.stop()
+	s.Stop()
 
-	e = openSwtpmEngine(t, startSwtpm(t, state))
+	e = openSwtpmEngine(t, tpmtest.StartSwtpm(t, state))
 	before := e.CommandCounts()
 	for i := range 3 {
 		msg := fmt.Appendf(nil, "after restart %d", i)
@@ -156,8 +61,8 @@ func TestSwtpmEngineAcrossRestart(t *testing.T) {
 // The TPM holds no resource manager on a raw TCP port: objects left by a
 // process that died are flushed when the next engine opens.
 func TestSwtpmStaleObjects(t *testing.T) {
-	s := startSwtpm(t, t.TempDir())
-	crashed, err := OpenEngine(Options{Device: s.device})
+	s := tpmtest.StartSwtpm(t, t.TempDir())
+	crashed, err := OpenEngine(Options{Device: s.Device})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +100,7 @@ func TestSwtpmStaleObjects(t *testing.T) {
 // refuses to duplicate the key, because no policy allows it and, even when
 // one does, because of fixedTPM/fixedParent.
 func TestSwtpmPrivateKeyStaysInTPM(t *testing.T) {
-	s := startSwtpm(t, t.TempDir())
+	s := tpmtest.StartSwtpm(t, t.TempDir())
 	e := openSwtpmEngine(t, s)
 	pub, blob, err := e.Generate(keystore.ES256)
 	if err != nil {
@@ -285,7 +190,7 @@ func TestSwtpmPrivateKeyStaysInTPM(t *testing.T) {
 		t.Log(err)
 	})
 	t.Run("OtherTPM", func(t *testing.T) {
-		other := openSwtpmEngine(t, startSwtpm(t, t.TempDir()))
+		other := openSwtpmEngine(t, tpmtest.StartSwtpm(t, t.TempDir()))
 		if _, err := other.Sign(keystore.ES256, blob, []byte("m")); !errors.Is(err, tpm2.TPMRCIntegrity) {
 			t.Errorf("Sign on another TPM: %v, want TPM_RC_INTEGRITY", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -37,8 +38,10 @@ const (
 	tcpCommandTimeout = 30 * time.Second
 )
 
-// openDevice opens the TPM that device names.
-func openDevice(device string) (transport.TPMCloser, error) {
+// OpenDevice opens the TPM that device names, as Options.Device does: a
+// device node such as DefaultDevice, or "tcp:HOST:PORT" for a raw TPM
+// command port (swtpm). Errors say what to do (no TPM, no permission).
+func OpenDevice(device string) (transport.TPMCloser, error) {
 	if addr, ok := strings.CutPrefix(device, tcpPrefix); ok {
 		return dialTCP(addr)
 	}
@@ -71,8 +74,32 @@ func dialTCP(addr string) (*tcpTPM, error) {
 	return &tcpTPM{conn: conn}, nil
 }
 
+// Response codes that ask for the same command again (TPM 2.0 Part 2,
+// 6.6.3); swtpm can answer TPM_RC_RETRY, e.g. to the first ECDSA signature
+// after it starts. The kernel's TPM driver retries them for /dev/tpm*; on a
+// TCP port the transport does, a bounded number of times.
+var retryCodes = []tpm2.TPMRC{tpm2.TPMRCRetry, tpm2.TPMRCYielded, tpm2.TPMRCTesting}
+
+const (
+	maxRetries = 10
+	firstRetry = time.Millisecond // doubled at each retry: 1 s in all at most
+)
+
 // Send implements transport.TPM.
 func (t *tcpTPM) Send(cmd []byte) ([]byte, error) {
+	delay := firstRetry
+	for attempt := 0; ; attempt++ {
+		rsp, err := t.roundTrip(cmd)
+		if err != nil || attempt == maxRetries || !slices.Contains(retryCodes, tpm2.TPMRC(binary.BigEndian.Uint32(rsp[6:10]))) {
+			return rsp, err
+		}
+		time.Sleep(delay)
+		delay *= 2
+	}
+}
+
+// roundTrip sends one command and reads its response.
+func (t *tcpTPM) roundTrip(cmd []byte) ([]byte, error) {
 	if err := t.conn.SetDeadline(time.Now().Add(tcpCommandTimeout)); err != nil {
 		return nil, fmt.Errorf("tpm: tcp: %w", err)
 	}

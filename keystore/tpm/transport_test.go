@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/google/go-tpm/tpm2"
 )
 
 // serveOnce accepts one connection, reads one command header and answers
@@ -74,6 +76,87 @@ func TestTCPTransport(t *testing.T) {
 				t.Fatalf("Send = %x, want an error", got)
 			case c.want != nil && (err != nil || !bytes.Equal(got, c.want)):
 				t.Fatalf("Send = %x, %v; want %x", got, err, c.want)
+			}
+		})
+	}
+}
+
+// serveCommands accepts one connection and answers each 10-byte command
+// with the next response, then closes.
+func serveCommands(t *testing.T, responses ...[]byte) (addr string, commands func() int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	served := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { served <- n }()
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for _, rsp := range responses {
+			if _, err := io.ReadFull(c, make([]byte, headerSize)); err != nil {
+				return
+			}
+			n++
+			_, _ = c.Write(rsp)
+		}
+	}()
+	return l.Addr().String(), func() int { return <-served }
+}
+
+// withCode is a bare response with a response code.
+func withCode(rc tpm2.TPMRC) []byte {
+	b := response(headerSize, nil)
+	binary.BigEndian.PutUint32(b[6:], uint32(rc))
+	return b
+}
+
+// The TCP transport sends a command again while the TPM answers a warning
+// that asks for it (TPM_RC_RETRY, _YIELDED, _TESTING), a bounded number of
+// times; other codes, success or error, go back to the caller.
+func TestTCPRetry(t *testing.T) {
+	retries := func(rc tpm2.TPMRC, n int) [][]byte {
+		var r [][]byte
+		for range n {
+			r = append(r, withCode(rc))
+		}
+		return r
+	}
+	cases := []struct {
+		name      string
+		responses [][]byte
+		wantRC    tpm2.TPMRC
+		wantSent  int
+	}{
+		{"success", [][]byte{withCode(tpm2.TPMRCSuccess)}, tpm2.TPMRCSuccess, 1},
+		{"error", [][]byte{withCode(tpm2.TPMRCIntegrity)}, tpm2.TPMRCIntegrity, 1},
+		{"retry", append(retries(tpm2.TPMRCRetry, 1), withCode(tpm2.TPMRCSuccess)), tpm2.TPMRCSuccess, 2},
+		{"yielded then testing", [][]byte{withCode(tpm2.TPMRCYielded), withCode(tpm2.TPMRCTesting), withCode(tpm2.TPMRCSuccess)}, tpm2.TPMRCSuccess, 3},
+		{"retry forever", retries(tpm2.TPMRCRetry, maxRetries+5), tpm2.TPMRCRetry, maxRetries + 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			addr, sent := serveCommands(t, c.responses...)
+			tpm, err := dialTCP(addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rsp, err := tpm.Send(response(headerSize, nil))
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			tpm.Close()
+			if rc := tpm2.TPMRC(binary.BigEndian.Uint32(rsp[6:])); rc != c.wantRC {
+				t.Errorf("response code %#x, want %#x", uint32(rc), uint32(c.wantRC))
+			}
+			if n := sent(); n != c.wantSent {
+				t.Errorf("the command was sent %d times, want %d", n, c.wantSent)
 			}
 		})
 	}
