@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -36,6 +37,7 @@ var (
 	oidOrganization       = asn1.ObjectIdentifier{2, 5, 4, 10}
 	oidOrganizationalUnit = asn1.ObjectIdentifier{2, 5, 4, 11}
 	oidCommonName         = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidSerialNumber       = asn1.ObjectIdentifier{2, 5, 4, 5}
 )
 
 // The subject of attestation certificates (WebAuthn §8.2.1).
@@ -57,10 +59,31 @@ type leaf struct {
 	key  *ecdsa.PrivateKey
 }
 
+// leafKind says which attestation certificate a leaf is.
+type leafKind int
+
+const (
+	// batchLeaf certifies the authenticator model (basic attestation).
+	batchLeaf leafKind = iota
+	// enterpriseLeaf certifies this very authenticator: its subject adds a
+	// serial number unique to the device (enterprise attestation).
+	enterpriseLeaf
+)
+
+// enterpriseCommonName is the Subject-CN of enterprise attestation
+// certificates.
+const enterpriseCommonName = "vauth Enterprise Attestation"
+
 // leafBlobName names the blob that keeps the attestation key and
 // certificate of one AAGUID.
 func leafBlobName(aaguid [16]byte) string {
 	return "attestation/leaf-" + FormatAAGUID(aaguid) + ".pem"
+}
+
+// enterpriseLeafBlobName names the blob that keeps the enterprise
+// attestation key and certificate of one AAGUID.
+func enterpriseLeafBlobName(aaguid [16]byte) string {
+	return "attestation/enterprise-" + FormatAAGUID(aaguid) + ".pem"
 }
 
 // loadOrCreateLeaf returns the attestation key of aaguid certified by ca:
@@ -69,7 +92,15 @@ func leafBlobName(aaguid [16]byte) string {
 // authenticator model: its certificate carries no AAGUID extension, which is
 // what U2F attestation uses (see U2F).
 func loadOrCreateLeaf(store BlobStore, ca *CA, aaguid [16]byte) (*leaf, error) {
+	return loadOrCreateLeafOf(batchLeaf, store, ca, aaguid)
+}
+
+// loadOrCreateLeafOf is loadOrCreateLeaf for either kind of leaf.
+func loadOrCreateLeafOf(kind leafKind, store BlobStore, ca *CA, aaguid [16]byte) (*leaf, error) {
 	name := leafBlobName(aaguid)
+	if kind == enterpriseLeaf {
+		name = enterpriseLeafBlobName(aaguid)
+	}
 	data, err := store.GetBlob(name)
 	switch {
 	case err == nil:
@@ -82,7 +113,7 @@ func loadOrCreateLeaf(store BlobStore, ca *CA, aaguid [16]byte) (*leaf, error) {
 		return nil, fmt.Errorf("attestation: reading the attestation certificate: %w", err)
 	}
 
-	l, err := newLeaf(ca, aaguid)
+	l, err := newLeaf(kind, ca, aaguid)
 	if err != nil {
 		return nil, err
 	}
@@ -98,13 +129,22 @@ func loadOrCreateLeaf(store BlobStore, ca *CA, aaguid [16]byte) (*leaf, error) {
 
 // newLeaf makes an ES256 attestation key and its certificate for aaguid,
 // issued by ca, meeting WebAuthn §8.2.1; for the zero AAGUID without the
-// AAGUID extension.
-func newLeaf(ca *CA, aaguid [16]byte) (*leaf, error) {
+// AAGUID extension. An enterprise leaf's subject names a random serial
+// number, which identifies the device.
+func newLeaf(kind leafKind, ca *CA, aaguid [16]byte) (*leaf, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("attestation: attestation key: %w", err)
 	}
-	subject, err := leafSubject()
+	commonName, serial := leafCommonName, ""
+	if kind == enterpriseLeaf {
+		b := make([]byte, 8)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("attestation: device serial number: %w", err)
+		}
+		commonName, serial = enterpriseCommonName, hex.EncodeToString(b)
+	}
+	subject, err := leafSubject(commonName, serial)
 	if err != nil {
 		return nil, err
 	}
@@ -147,17 +187,22 @@ func newLeaf(ca *CA, aaguid [16]byte) (*leaf, error) {
 
 // leafSubject encodes the subject §8.2.1 requires, with the string types it
 // names: C as a PrintableString, O, OU and CN as UTF8Strings (crypto/x509
-// would pick PrintableString for all of them).
-func leafSubject() ([]byte, error) {
+// would pick PrintableString for all of them); then serialNumber (a
+// PrintableString) when serial is not empty.
+func leafSubject(commonName, serial string) ([]byte, error) {
 	attr := func(oid asn1.ObjectIdentifier, tag int, v string) pkix.RelativeDistinguishedNameSET {
 		return pkix.RelativeDistinguishedNameSET{{Type: oid, Value: asn1.RawValue{Tag: tag, Bytes: []byte(v)}}}
 	}
-	der, err := asn1.Marshal(pkix.RDNSequence{
+	rdns := pkix.RDNSequence{
 		attr(oidCountry, asn1.TagPrintableString, leafCountry),
 		attr(oidOrganization, asn1.TagUTF8String, vendorName),
 		attr(oidOrganizationalUnit, asn1.TagUTF8String, leafOU),
-		attr(oidCommonName, asn1.TagUTF8String, leafCommonName),
-	})
+		attr(oidCommonName, asn1.TagUTF8String, commonName),
+	}
+	if serial != "" {
+		rdns = append(rdns, attr(oidSerialNumber, asn1.TagPrintableString, serial))
+	}
+	der, err := asn1.Marshal(rdns)
 	if err != nil {
 		return nil, fmt.Errorf("attestation: encoding the certificate subject: %w", err)
 	}

@@ -57,10 +57,22 @@ func newBasic(ca *CA, aaguid [16]byte, store BlobStore) *basic {
 	return &basic{ca: ca, aaguid: aaguid, store: store}
 }
 
+// Enterprise returns the attester of enterprise attestation (CTAP 2.1
+// §7.1): packed basic attestation like Basic's, but with a certificate that
+// identifies this very authenticator (its subject carries a serial number
+// made for the device, CN "vauth Enterprise Attestation"), so that an
+// enterprise's relying party can tell its devices apart. The authenticator
+// uses it only for the enterpriseAttestation requests it honours, and
+// marks those responses with epAtt (ctap2.Config.EnterpriseAttester).
+func Enterprise(ca *CA, aaguid [16]byte, store BlobStore) Attester {
+	return &basic{ca: ca, aaguid: aaguid, store: store, kind: enterpriseLeaf}
+}
+
 type basic struct {
 	ca     *CA
 	aaguid [16]byte
 	store  BlobStore
+	kind   leafKind
 
 	mu   sync.Mutex
 	cert *leaf // nil until loaded
@@ -77,7 +89,7 @@ func (b *basic) attestationKey() (*leaf, error) {
 	if b.ca == nil || b.store == nil {
 		return nil, errors.New("attestation: basic attestation needs a CA and a store")
 	}
-	l, err := loadOrCreateLeaf(b.store, b.ca, b.aaguid)
+	l, err := loadOrCreateLeafOf(b.kind, b.store, b.ca, b.aaguid)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"github.com/vauth/vauth/internal/testenv"
 	"github.com/vauth/vauth/keystore"
 	"github.com/vauth/vauth/keystore/tpm"
 	"github.com/vauth/vauth/keystore/tpm/tpmtest"
@@ -214,12 +214,7 @@ func sanAttributes(t *testing.T, san []byte) map[string]string {
 func verifyPythonTPM(t *testing.T, attObj, clientDataHash []byte, ca *CA) {
 	t.Helper()
 	const python = "/usr/bin/python3"
-	if exec.Command(python, "-c", "import fido2").Run() != nil {
-		if os.Getenv("VAUTH_E2E_REQUIRED") != "" {
-			t.Fatal("python3-fido2 is not installed (run make deps)")
-		}
-		t.Skip("python3-fido2 is not installed")
-	}
+	testenv.Require(t, exec.Command(python, "-c", "import fido2").Run() == nil, "python3-fido2 (Debian package python3-fido2)")
 	script := filepath.Join("..", "testdata", "python", "tpm_attestation.py")
 	out, err := exec.Command(python, script, hex.EncodeToString(attObj), hex.EncodeToString(clientDataHash),
 		hex.EncodeToString(ca.Certificate().Raw)).CombinedOutput()

@@ -50,6 +50,24 @@ type Config struct {
 	// capable: getInfo reports the "ep" option and authenticatorConfig's
 	// enableEnterpriseAttestation turns it on.
 	EnterpriseAttestation bool
+	// EnterpriseAttester makes the statement of an enterprise attestation
+	// (attestation.Enterprise), returned with epAtt true: for
+	// platform-managed enterprise attestation (enterpriseAttestation 2) to
+	// any RP, for vendor-facilitated (1) to the RPs of
+	// EnterpriseAttestationRPIDs. Nil: such requests get the ordinary
+	// statement.
+	EnterpriseAttester attestation.Attester
+	// EnterpriseAttestationRPIDs are the RP IDs that vendor-facilitated
+	// enterprise attestation attests to.
+	EnterpriseAttestationRPIDs []string
+	// MinPINLengthRPIDs are the RP IDs that the minPinLength extension
+	// tells the minimum PIN length, besides those authenticatorConfig's
+	// setMinPINLength names.
+	MinPINLengthRPIDs []string
+	// MaxSerializedLargeBlobArray is the largest large-blob array stored,
+	// reported in getInfo; 0 means DefaultMaxSerializedLargeBlobArray, and
+	// CTAP 2.1 asks for at least MinSerializedLargeBlobArray.
+	MaxSerializedLargeBlobArray int
 	// Clock tells the time for the reset window and the getNextAssertion
 	// timer; nil means SystemClock.
 	Clock Clock
@@ -64,7 +82,9 @@ type Config struct {
 	// 0 means DefaultMaxMsgSize.
 	MaxMsgSize int
 	// MaxCredentialCountInList is the longest allowList or excludeList
-	// accepted, reported in getInfo; 0 means DefaultMaxCredentialCountInList.
+	// accepted, reported in getInfo; 0 means DefaultMaxCredentialCountInList,
+	// or fewer when a list of that many of the keystore's longest credential
+	// IDs would not fit in MaxMsgSize.
 	MaxCredentialCountInList int
 	// MaxDiscoverable caps the number of discoverable credentials; 0 means
 	// DefaultMaxDiscoverable.
@@ -73,6 +93,13 @@ type Config struct {
 	Transports []string
 	// FirmwareVersion is reported in getInfo when not 0.
 	FirmwareVersion uint64
+	// Observer, when set, is told of every credential registered, asserted
+	// or deleted and of every reset (see Event); the control API streams
+	// these to tests.
+	Observer Observer
+	// Faults, when set, holds failures that tests arm on purpose (see
+	// FaultSettings); nil never fails on purpose.
+	Faults *Faults
 }
 
 // Authenticator is a CTAP2 authenticator. It implements hid.Handler,
@@ -92,6 +119,13 @@ type Authenticator struct {
 	firmwareVersion          uint64
 	uv                       Presence
 	enterpriseAttestation    bool
+	enterpriseAttester       attestation.Attester
+	enterpriseRPIDs          []string
+	minPINLengthRPIDs        []string
+	// maxSerializedLargeBlobArray is the largest large-blob array stored.
+	maxSerializedLargeBlobArray int
+	observer                    Observer
+	faults                      *Faults
 	// protocols are the PIN/UV auth protocols, in getInfo's order of
 	// preference; each keeps its key-agreement key until a power cycle.
 	protocols []pinuv.Protocol
@@ -108,6 +142,9 @@ type Authenticator struct {
 	// enumeration is what the credential management "next" subcommands
 	// continue; nil when there is nothing to continue.
 	enumeration *enumeration
+	// largeBlobWrite is the authenticatorLargeBlobs write in progress; nil
+	// when there is none.
+	largeBlobWrite *largeBlobWrite
 	// pin is the persistent PIN and configuration state, as on disk.
 	pin pinState
 	// pinMismatches counts consecutive wrong PINs since power-up; at
@@ -133,20 +170,29 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, errors.New("ctap2: Config.Keystore is required")
 	}
 	a := &Authenticator{
-		aaguid:                   cfg.AAGUID,
-		keystore:                 cfg.Keystore,
-		attester:                 cfg.Attester,
-		presence:                 cfg.Presence,
-		clock:                    cfg.Clock,
-		log:                      cfg.Logger,
-		algorithms:               cfg.Algorithms,
-		maxMsgSize:               orDefault(cfg.MaxMsgSize, DefaultMaxMsgSize),
-		maxCredentialCountInList: orDefault(cfg.MaxCredentialCountInList, DefaultMaxCredentialCountInList),
-		maxDiscoverable:          orDefault(cfg.MaxDiscoverable, DefaultMaxDiscoverable),
-		transports:               cfg.Transports,
-		firmwareVersion:          cfg.FirmwareVersion,
-		uv:                       cfg.UV,
-		enterpriseAttestation:    cfg.EnterpriseAttestation,
+		aaguid:                      cfg.AAGUID,
+		keystore:                    cfg.Keystore,
+		attester:                    cfg.Attester,
+		presence:                    cfg.Presence,
+		clock:                       cfg.Clock,
+		log:                         cfg.Logger,
+		algorithms:                  cfg.Algorithms,
+		maxMsgSize:                  orDefault(cfg.MaxMsgSize, DefaultMaxMsgSize),
+		maxCredentialCountInList:    cfg.MaxCredentialCountInList,
+		maxDiscoverable:             orDefault(cfg.MaxDiscoverable, DefaultMaxDiscoverable),
+		transports:                  cfg.Transports,
+		firmwareVersion:             cfg.FirmwareVersion,
+		uv:                          cfg.UV,
+		enterpriseAttestation:       cfg.EnterpriseAttestation,
+		enterpriseAttester:          cfg.EnterpriseAttester,
+		enterpriseRPIDs:             slices.Clone(cfg.EnterpriseAttestationRPIDs),
+		minPINLengthRPIDs:           slices.Clone(cfg.MinPINLengthRPIDs),
+		maxSerializedLargeBlobArray: orDefault(cfg.MaxSerializedLargeBlobArray, DefaultMaxSerializedLargeBlobArray),
+		observer:                    cfg.Observer,
+		faults:                      cfg.Faults,
+	}
+	if a.maxCredentialCountInList == 0 {
+		a.maxCredentialCountInList = fittingListLength(a.maxMsgSize, cfg.Keystore.MaxCredentialIDLength())
 	}
 	if a.attester == nil {
 		a.attester = attestation.None()
@@ -175,6 +221,12 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.maxMsgSize < 0 || a.maxCredentialCountInList < 0 || a.maxDiscoverable < 0 {
 		return nil, errors.New("ctap2: negative limit in Config")
 	}
+	if a.maxSerializedLargeBlobArray < MinSerializedLargeBlobArray {
+		return nil, fmt.Errorf("ctap2: MaxSerializedLargeBlobArray %d, less than %d", a.maxSerializedLargeBlobArray, MinSerializedLargeBlobArray)
+	}
+	if a.maxMsgSize <= largeBlobFragmentOverhead {
+		return nil, fmt.Errorf("ctap2: MaxMsgSize %d leaves no room for a large-blob fragment", a.maxMsgSize)
+	}
 	var err error
 	if a.pin, err = loadPINState(cfg.Keystore); err != nil {
 		return nil, fmt.Errorf("ctap2: %w", err)
@@ -201,7 +253,7 @@ func New(cfg Config) (*Authenticator, error) {
 func (a *Authenticator) PowerCycle() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.assertions, a.enumeration = nil, nil
+	a.assertions, a.enumeration, a.largeBlobWrite = nil, nil, nil
 	a.pinMismatches = 0
 	a.powerUp = a.clock.Now()
 	a.resetPinUvAuthTokens()
@@ -231,6 +283,7 @@ const (
 	cmdGetNextAssertion            = 0x08
 	cmdCredentialManagement        = 0x0A
 	cmdSelection                   = 0x0B
+	cmdLargeBlobs                  = 0x0C
 	cmdConfig                      = 0x0D
 	cmdCredentialManagementPreview = 0x41 // CTAP 2.1-PRE's number
 )
@@ -262,6 +315,7 @@ var commands = map[byte]command{
 	cmdClientPIN:                   {"authenticatorClientPIN", (*Authenticator).clientPIN},
 	cmdCredentialManagement:        {"authenticatorCredentialManagement", (*Authenticator).credentialManagement},
 	cmdCredentialManagementPreview: {"authenticatorCredentialManagement (preview)", (*Authenticator).credentialManagementPreview},
+	cmdLargeBlobs:                  {"authenticatorLargeBlobs", (*Authenticator).largeBlobs},
 	cmdConfig:                      {"authenticatorConfig", (*Authenticator).config},
 }
 
@@ -296,6 +350,10 @@ func (a *Authenticator) HandleCBOR(ctx context.Context, req []byte, keepalive hi
 	}
 	if keepalive == nil {
 		keepalive = func(byte) {}
+	}
+	if st, ok := a.faults.before(ctx, cmd); ok {
+		a.log.Debug("CTAP command answered by an armed fault", "command", c.name, "status", st.String())
+		return []byte{byte(st)}
 	}
 	resp, err := a.run(c, &request{ctx: ctx, params: req[1:], keepalive: keepalive})
 	status := statusOf(err)
@@ -353,4 +411,19 @@ func (a *Authenticator) logOutcome(msg string, err error, attrs ...any) {
 		attrs = append(attrs, "err", err)
 	}
 	a.log.Info(msg, attrs...)
+}
+
+// fittingListLength is how many credential descriptors of idLen-byte IDs a
+// request of maxMsgSize bytes can carry next to the rest of a request
+// (clientDataHash, rp, user, algorithms: well under listReserve bytes), at
+// most DefaultMaxCredentialCountInList and at least one. Platforms split
+// their lists by the reported count, so reporting what fits keeps their
+// requests within maxMsgSize.
+func fittingListLength(maxMsgSize, idLen int) int {
+	const (
+		listReserve        = 400
+		descriptorOverhead = 24 // {"id": bstr, "type": "public-key"} around the ID
+	)
+	n := (maxMsgSize - listReserve) / (idLen + descriptorOverhead)
+	return min(max(n, 1), DefaultMaxCredentialCountInList)
 }

@@ -49,9 +49,9 @@ const permissionsKnown = pinuv.PermissionMC | pinuv.PermissionGA | pinuv.Permiss
 	pinuv.PermissionBE | pinuv.PermissionLBW | pinuv.PermissionACFG
 
 // permissionsUnsupported are the permissions of features this
-// authenticator does not have (bioEnroll, largeBlobs): asking for them is
+// authenticator does not have (bioEnroll): asking for them is
 // CTAP2_ERR_UNAUTHORIZED_PERMISSION.
-const permissionsUnsupported = pinuv.PermissionBE | pinuv.PermissionLBW
+const permissionsUnsupported = pinuv.PermissionBE
 
 // clientPINRequest is a decoded authenticatorClientPIN request; absent
 // parameters are nil.
@@ -185,7 +185,7 @@ func (a *Authenticator) getKeyAgreement(req *clientPINRequest) (any, error) {
 }
 
 // sharedSecret is decapsulate(keyAgreement): a key the platform did not
-// make right is CTAP1_ERR_INVALID_PARAMETER.
+// make right is CTAP1_ERR_INVALID_PARAMETER. The caller clears the secret.
 func sharedSecret(p pinuv.Protocol, keyAgreement []byte) ([]byte, error) {
 	key, err := cose.Parse(keyAgreement)
 	if err != nil {
@@ -206,6 +206,7 @@ func (a *Authenticator) decryptNewPIN(p pinuv.Protocol, secret, newPinEnc []byte
 	if err != nil {
 		return nil, 0, &StatusError{Status: CTAP2ErrPinAuthInvalid, Err: fmt.Errorf("newPinEnc: %w", err)}
 	}
+	defer clear(padded) // DecodeNewPIN returns a copy
 	pin, err := pinuv.DecodeNewPIN(padded, a.pin.MinPINLength)
 	if pe := (*pinuv.Error)(nil); errors.As(err, &pe) {
 		return nil, 0, &StatusError{Status: Status(pe.Status), Err: err}
@@ -234,6 +235,7 @@ func (a *Authenticator) setPIN(req *clientPINRequest) error {
 	if err != nil {
 		return err
 	}
+	defer clear(secret)
 	if !p.Verify(secret, req.newPinEnc, req.pinUvAuthParam) {
 		return statusErrorf(CTAP2ErrPinAuthInvalid, "pinUvAuthParam does not verify newPinEnc")
 	}
@@ -242,6 +244,7 @@ func (a *Authenticator) setPIN(req *clientPINRequest) error {
 		return err
 	}
 	hash := pinuv.PINHash(pin)
+	clear(pin)
 	return a.updatePINState(func(s *pinState) {
 		s.PINHash = hash[:]
 		s.PINCodePointLength = codePoints
@@ -275,6 +278,7 @@ func (a *Authenticator) verifyPINHash(p pinuv.Protocol, secret, pinHashEnc []byt
 		return err
 	}
 	got, err := p.Decrypt(secret, pinHashEnc)
+	defer clear(got)
 	if err == nil && pinuv.PINHashEqual([pinuv.PINHashLength]byte(a.pin.PINHash), got) {
 		a.pinMismatches = 0
 		return a.updatePINState(func(s *pinState) {
@@ -316,6 +320,7 @@ func (a *Authenticator) changePIN(req *clientPINRequest) error {
 	if err != nil {
 		return err
 	}
+	defer clear(secret)
 	message := append(bytes.Clone(req.newPinEnc), req.pinHashEnc...)
 	if !p.Verify(secret, message, req.pinUvAuthParam) {
 		return statusErrorf(CTAP2ErrPinAuthInvalid, "pinUvAuthParam does not verify newPinEnc || pinHashEnc")
@@ -328,6 +333,7 @@ func (a *Authenticator) changePIN(req *clientPINRequest) error {
 		return err
 	}
 	hash := pinuv.PINHash(pin)
+	clear(pin)
 	if a.pin.ForcePINChange && pinuv.PINHashEqual([pinuv.PINHashLength]byte(a.pin.PINHash), hash[:]) {
 		return statusErrorf(CTAP2ErrPinPolicyViolation, "forcePINChange: the new PIN must differ from the current one")
 	}
@@ -374,6 +380,7 @@ func (a *Authenticator) getPinUvAuthTokenUsingPIN(req *clientPINRequest) (any, e
 	if err != nil {
 		return nil, err
 	}
+	defer clear(secret)
 	if err := a.verifyPINHash(p, secret, req.pinHashEnc); err != nil {
 		return nil, err
 	}
@@ -385,8 +392,8 @@ func (a *Authenticator) getPinUvAuthTokenUsingPIN(req *clientPINRequest) (any, e
 
 // checkPermissions checks the permissions parameter of
 // getPinUvAuthTokenUsing…WithPermissions: not 0, and only permissions of
-// features this authenticator has (cm and acfg are, with the PIN and with
-// built-in user verification: getInfo's uvAcfg). Undefined bits are
+// features this authenticator has (cm, lbw and acfg are, with the PIN and
+// with built-in user verification: getInfo's uvAcfg). Undefined bits are
 // dropped.
 func checkPermissions(v uint64) (pinuv.Permission, error) {
 	if v == 0 {
@@ -423,6 +430,7 @@ func (a *Authenticator) getPinUvAuthTokenUsingUV(r *request, req *clientPINReque
 	if err != nil {
 		return nil, err
 	}
+	defer clear(secret)
 	prompt := PresenceRequest{Op: "userVerification"}
 	if req.rpID != nil {
 		prompt.RPID = *req.rpID

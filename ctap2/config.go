@@ -165,19 +165,40 @@ func (a *Authenticator) setMinPINLength(s setMinPINLengthParams) error {
 	})
 }
 
+// Kinds of enterprise attestation (CTAP 2.1 §7.1), makeCredential's
+// enterpriseAttestation parameter.
+const (
+	enterpriseAttestationVendorFacilitated = 1
+	enterpriseAttestationPlatformManaged   = 2
+)
+
 // checkEnterpriseAttestation is §6.1.2 step 9: enterprise attestation (1
 // vendor-facilitated, 2 platform-managed) only when the authenticator is
-// capable and it is enabled. vauth has no enterprise attestation
-// certificate yet, so the statement stays the ordinary one, which is what
-// the spec prescribes for an RP that is not on the vendor's list.
+// capable and it is enabled.
 func (a *Authenticator) checkEnterpriseAttestation(ea *uint64) error {
 	switch {
 	case ea == nil:
 		return nil
 	case !a.enterpriseAttestation || !a.pin.EnterpriseAttestation:
 		return statusErrorf(CTAP1ErrInvalidParameter, "enterprise attestation is not enabled")
-	case *ea != 1 && *ea != 2:
+	case *ea != enterpriseAttestationVendorFacilitated && *ea != enterpriseAttestationPlatformManaged:
 		return statusErrorf(CTAP1ErrInvalidParameter, "enterpriseAttestation %d", *ea)
 	}
 	return nil
+}
+
+// enterpriseAttestationFor is §6.1.2 step 19's choice, for a request that
+// step 9 let through: an enterprise attestation (epAtt) when the platform
+// manages it (the platform decided the RP may have one) or when the RP is
+// on the vendor's list for vendor-facilitated enterprise attestation;
+// otherwise the ordinary statement, as for an RP the enterprise did not
+// approve. Without Config.EnterpriseAttester there is none to make.
+func (a *Authenticator) enterpriseAttestationFor(ea *uint64, rpID string) bool {
+	switch {
+	case ea == nil || a.enterpriseAttester == nil:
+		return false
+	case *ea == enterpriseAttestationPlatformManaged:
+		return true
+	}
+	return slices.Contains(a.enterpriseRPIDs, rpID)
 }

@@ -29,8 +29,7 @@ const (
 	credMgmtParamUser         paramKey = 0x03
 )
 
-// authenticatorCredentialManagement response keys. largeBlobKey (0x0B)
-// joins the credential members once keystore.Credential carries one.
+// authenticatorCredentialManagement response keys.
 const (
 	credMgmtRespExistingResidentCredentialsCount             = 0x01
 	credMgmtRespMaxPossibleRemainingResidentCredentialsCount = 0x02
@@ -42,6 +41,7 @@ const (
 	credMgmtRespPublicKey                                    = 0x08
 	credMgmtRespTotalCredentials                             = 0x09
 	credMgmtRespCredProtect                                  = 0x0A
+	credMgmtRespLargeBlobKey                                 = 0x0B
 )
 
 // authenticatorCredentialManagement subcommands.
@@ -54,10 +54,6 @@ const (
 	subCmdDeleteCredential                      = 0x06
 	subCmdUpdateUserInformation                 = 0x07
 )
-
-// credProtectUVOptional is credProtect level 1, reported for credentials
-// made without the extension.
-const credProtectUVOptional = 0x01
 
 // enumeration is an enumerateRPsBegin or enumerateCredentialsBegin in
 // progress: the subcommand that continues it and what it returns next (for
@@ -190,6 +186,9 @@ func (a *Authenticator) doCredentialManagement(r *request, preview bool) (any, e
 			}
 		}
 		a.logCredMgmt("credential deleted", err, c)
+		if err == nil {
+			a.observe(EventDeleted, c.RPID, c.User, c, nil)
+		}
 		return nil, err
 	default: // subCmdUpdateUserInformation
 		c, err := a.managedCredential(*req.credentialID)
@@ -250,6 +249,27 @@ func (a *Authenticator) checkPermissionsRPID(rpIDHash []byte) error {
 // enumerateRPsBegin starts the list of the RPs that have discoverable
 // credentials, newest first.
 func (a *Authenticator) enumerateRPsBegin() (any, error) {
+	rps, err := a.discoverableRPs()
+	if err != nil {
+		return nil, err
+	}
+	if len(rps) == 0 {
+		return nil, statusErrorf(CTAP2ErrNoCredentials, "no discoverable credentials")
+	}
+	return a.enumerate(&enumeration{next: subCmdEnumerateRPsGetNextRP, items: rps}, subCmdEnumerateRPsGetNextRP, len(rps))
+}
+
+// discoverableRPs is the newest discoverable credential of each RP, newest
+// first: from the keystore's RP index when it keeps one, else from the
+// list of all.
+func (a *Authenticator) discoverableRPs() ([]*keystore.Credential, error) {
+	if l, ok := a.keystore.(keystore.RPLister); ok {
+		rps, err := l.DiscoverableRPs()
+		if err != nil {
+			return nil, fmt.Errorf("listing the RPs of discoverable credentials: %w", err)
+		}
+		return rps, nil
+	}
 	all, err := a.keystore.All()
 	if err != nil {
 		return nil, fmt.Errorf("listing discoverable credentials: %w", err)
@@ -262,10 +282,7 @@ func (a *Authenticator) enumerateRPsBegin() (any, error) {
 			rps = append(rps, c)
 		}
 	}
-	if len(rps) == 0 {
-		return nil, statusErrorf(CTAP2ErrNoCredentials, "no discoverable credentials")
-	}
-	return a.enumerate(&enumeration{next: subCmdEnumerateRPsGetNextRP, items: rps}, subCmdEnumerateRPsGetNextRP, len(rps))
+	return rps, nil
 }
 
 // enumerateCredentialsBegin starts the list of one RP's discoverable
@@ -310,7 +327,10 @@ func (a *Authenticator) enumerate(e *enumeration, kind uint64, total int) (map[i
 			credMgmtRespUser:         userResponse(c.User, true),
 			credMgmtRespCredentialID: credentialDescriptorResponse{ID: c.ID, Type: credentialTypePublicKey},
 			credMgmtRespPublicKey:    cbor.RawMessage(publicKey),
-			credMgmtRespCredProtect:  max(c.CredProtect, credProtectUVOptional),
+			credMgmtRespCredProtect:  credProtectLevel(c),
+		}
+		if c.LargeBlobKey != nil {
+			resp[credMgmtRespLargeBlobKey] = c.LargeBlobKey
 		}
 		if total > 0 {
 			resp[credMgmtRespTotalCredentials] = total
@@ -333,17 +353,40 @@ type rpEntityResponse struct {
 // RP.
 func (a *Authenticator) managedCredential(d credentialDescriptor) (*keystore.Credential, error) {
 	if d.Type == credentialTypePublicKey {
-		all, err := a.keystore.All()
+		c, err := a.findDiscoverable(d.ID)
 		if err != nil {
-			return nil, fmt.Errorf("listing discoverable credentials: %w", err)
+			return nil, err
 		}
-		for _, c := range all {
-			if bytes.Equal(c.ID, d.ID) {
-				return c, a.checkPermissionsRPID(c.RPIDHash[:])
-			}
+		if c != nil {
+			return c, a.checkPermissionsRPID(c.RPIDHash[:])
 		}
 	}
 	return nil, statusErrorf(CTAP2ErrNoCredentials, "no discoverable credential %s", base64.RawURLEncoding.EncodeToString(d.ID))
+}
+
+// findDiscoverable returns the discoverable credential with this ID,
+// whatever its RP, or nil: from the keystore's index when it keeps one,
+// else from the list of all.
+func (a *Authenticator) findDiscoverable(id []byte) (*keystore.Credential, error) {
+	if f, ok := a.keystore.(keystore.DiscoverableFinder); ok {
+		c, err := f.FindDiscoverable(id)
+		if errors.Is(err, keystore.ErrNotFound) {
+			return nil, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("finding the credential: %w", err)
+		}
+		return c, nil
+	}
+	all, err := a.keystore.All()
+	if err != nil {
+		return nil, fmt.Errorf("listing discoverable credentials: %w", err)
+	}
+	for _, c := range all {
+		if bytes.Equal(c.ID, id) {
+			return c, nil
+		}
+	}
+	return nil, nil
 }
 
 // updateUser is updateUserInformation: the user ID must be the

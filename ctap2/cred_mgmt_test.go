@@ -26,8 +26,8 @@ type credMgmtDevice struct {
 
 const testPIN = "246810"
 
-func newCredMgmtDevice(t *testing.T) *credMgmtDevice {
-	d := &credMgmtDevice{device: newDevice(t), ids: map[string][]byte{}}
+func newCredMgmtDevice(t testing.TB, opts ...option) *credMgmtDevice {
+	d := &credMgmtDevice{device: newDevice(t, opts...), ids: map[string][]byte{}}
 	if err := d.c.SetPIN(t.Context(), 2, testPIN); err != nil {
 		t.Fatal(err)
 	}
@@ -54,14 +54,20 @@ func rpIDHash(rpID string) []byte {
 }
 
 // TestCredentialManagement lists, renames and deletes discoverable
-// credentials, with both protocols and with the preview command.
+// credentials, with both protocols and with the preview command, and on a
+// keystore without indexes.
 func TestCredentialManagement(t *testing.T) {
 	for _, tc := range []struct {
 		version int
 		preview bool
-	}{{1, false}, {2, false}, {2, true}} {
-		t.Run(fmt.Sprintf("protocol %d preview %v", tc.version, tc.preview), func(t *testing.T) {
-			d := newCredMgmtDevice(t)
+		listing bool
+	}{{1, false, false}, {2, false, false}, {2, true, false}, {2, false, true}} {
+		t.Run(fmt.Sprintf("protocol %d preview %v listing %v", tc.version, tc.preview, tc.listing), func(t *testing.T) {
+			var opts []option
+			if tc.listing {
+				opts = append(opts, withoutIndexes)
+			}
+			d := newCredMgmtDevice(t, opts...)
 			ctx := t.Context()
 			m := d.cm(d.token(tc.version, testPIN, pinuv.PermissionCM, ""))
 			m.Preview = tc.preview

@@ -33,13 +33,6 @@ const (
 	getAssertionRespNumberOfCredentials = 0x05
 )
 
-// credProtect levels (CTAP 2.1 §12.1); keystore.Credential.CredProtect 0
-// counts as userVerificationOptional.
-const (
-	credProtectUVOptionalWithCredentialIDList = 0x02
-	credProtectUVRequired                     = 0x03
-)
-
 // getNextAssertionTimeout is how long after the previous assertion
 // authenticatorGetNextAssertion may follow (CTAP 2.1 §6.3).
 const getNextAssertionTimeout = 30 * time.Second
@@ -54,6 +47,7 @@ type getAssertionRequest struct {
 	allowListPresent bool
 	options          requestOptions
 	pinUvAuth        pinUvAuth
+	extensions       getAssertionExtensionInputs
 }
 
 // assertionState is what authenticatorGetNextAssertion continues: the
@@ -67,6 +61,10 @@ type assertionState struct {
 	credentials    []*keystore.Credential
 	next           int // credentialCounter: the index of the next credential
 	last           time.Time
+	// extensions are the extension inputs, and hmacSecret the hmac-secret
+	// input opened; each assertion makes its own outputs.
+	extensions getAssertionExtensionInputs
+	hmacSecret *hmacSecret
 }
 
 // credentialDescriptorResponse is the credential member of a response.
@@ -104,7 +102,7 @@ func (a *Authenticator) decodeGetAssertion(data []byte) (*getAssertionRequest, e
 			req.allowList = append(req.allowList, d)
 		}
 	}
-	if err = checkMapType(p, getAssertionExtensions, "extensions"); err != nil {
+	if req.extensions, err = decodeGetAssertionExtensions(p, getAssertionExtensions); err != nil {
 		return nil, err
 	}
 	if req.options, err = decodeOptions(p, getAssertionOptions); err != nil {
@@ -174,6 +172,18 @@ func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (ma
 	if verified {
 		flags |= flagUV
 	}
+	// The hmac-secret input is checked before the user is asked for
+	// anything (its outputs are made in step 10, per credential). It needs
+	// user presence.
+	var hmacSecret *hmacSecret
+	if in := req.extensions.hmacSecret; in != nil {
+		if !up {
+			return nil, nil, 0, statusErrorf(CTAP2ErrUnsupportedOption, `hmac-secret with the "up" option false`)
+		}
+		if hmacSecret, err = a.openHMACSecret(in); err != nil {
+			return nil, nil, 0, err
+		}
+	}
 	// 7: the applicable credentials.
 	creds, err := a.applicableCredentials(req, rpIDHash, flags&flagUV != 0)
 	if err != nil {
@@ -196,10 +206,11 @@ func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (ma
 		}
 		flags |= flagUP
 	}
-	// 10: extensions: none is supported yet, so all are ignored.
+	// 10: extensions, whose outputs assert makes for each credential.
 	// 11: with an allowList, any applicable credential will do.
 	// 12: without, the newest first; getNextAssertion serves the others.
-	state := &assertionState{rpID: req.rpID, rpIDHash: rpIDHash, clientDataHash: req.clientDataHash, flags: flags, credentials: creds}
+	state := &assertionState{rpID: req.rpID, rpIDHash: rpIDHash, clientDataHash: req.clientDataHash, flags: flags, credentials: creds,
+		extensions: req.extensions, hmacSecret: hmacSecret}
 	resp, err := a.assert(state, creds[0])
 	if err != nil {
 		return nil, creds[0], len(creds), err
@@ -235,13 +246,7 @@ func (a *Authenticator) applicableCredentials(req *getAssertionRequest, rpIDHash
 		}
 	}
 	return slices.DeleteFunc(creds, func(c *keystore.Credential) bool {
-		switch c.CredProtect {
-		case credProtectUVRequired:
-			return !uv
-		case credProtectUVOptionalWithCredentialIDList:
-			return !uv && !req.allowListPresent
-		}
-		return false
+		return credProtectHides(c, uv, req.allowListPresent)
 	}), nil
 }
 
@@ -282,7 +287,11 @@ func (a *Authenticator) assert(state *assertionState, cred *keystore.Credential)
 	if err != nil {
 		return nil, fmt.Errorf("signature counter: %w", err)
 	}
-	ad := authenticatorData{rpIDHash: state.rpIDHash, flags: state.flags, signCount: signCount}
+	extensions, err := a.assertionExtensionOutputs(state, cred)
+	if err != nil {
+		return nil, err
+	}
+	ad := authenticatorData{rpIDHash: state.rpIDHash, flags: a.faults.flags(state.flags), signCount: signCount, extensions: extensions}
 	authData, err := ad.marshal()
 	if err != nil {
 		return nil, fmt.Errorf("authenticator data: %w", err)
@@ -293,6 +302,8 @@ func (a *Authenticator) assert(state *assertionState, cred *keystore.Credential)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
+	sig = a.faults.signature(sig)
+	a.observe(EventAsserted, state.rpID, cred.User, cred, authData)
 	resp := map[int]any{
 		getAssertionRespCredential: credentialDescriptorResponse{ID: cred.ID, Type: credentialTypePublicKey},
 		getAssertionRespAuthData:   authData,
@@ -301,7 +312,27 @@ func (a *Authenticator) assert(state *assertionState, cred *keystore.Credential)
 	if cred.Discoverable {
 		resp[getAssertionRespUser] = userResponse(cred.User, state.flags&flagUV != 0)
 	}
+	if state.extensions.largeBlobKey && cred.LargeBlobKey != nil {
+		resp[getAssertionRespLargeBlobKey] = cred.LargeBlobKey
+	}
 	return resp, nil
+}
+
+// assertionExtensionOutputs are the extension outputs of one credential's
+// assertion, encoded; nil when there are none.
+func (a *Authenticator) assertionExtensionOutputs(state *assertionState, cred *keystore.Credential) ([]byte, error) {
+	var out extensionOutputs
+	if state.extensions.credBlob {
+		out.set(extCredBlob, credBlobOutput(cred))
+	}
+	if state.hmacSecret != nil {
+		enc, err := state.hmacSecret.output(a.keystore, cred, state.flags&flagUV != 0)
+		if err != nil {
+			return nil, err
+		}
+		out.set(extHMACSecret, enc)
+	}
+	return out.marshal()
 }
 
 // userResponse is the user member of an assertion: the user ID, and the

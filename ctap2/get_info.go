@@ -1,10 +1,15 @@
 package ctap2
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/vauth/vauth/keystore"
+)
 
 // authenticatorGetInfo response keys (CTAP 2.1 §6.4).
 const (
 	getInfoVersions                         = 0x01
+	getInfoExtensions                       = 0x02
 	getInfoAAGUID                           = 0x03
 	getInfoOptions                          = 0x04
 	getInfoMaxMsgSize                       = 0x05
@@ -13,9 +18,11 @@ const (
 	getInfoMaxCredentialIDLength            = 0x08
 	getInfoTransports                       = 0x09
 	getInfoAlgorithms                       = 0x0A
+	getInfoMaxSerializedLargeBlobArray      = 0x0B
 	getInfoForcePINChange                   = 0x0C
 	getInfoMinPINLength                     = 0x0D
 	getInfoFirmwareVersion                  = 0x0E
+	getInfoMaxCredBlobLength                = 0x0F
 	getInfoMaxRPIDsForSetMinPINLength       = 0x10
 	getInfoPreferredPlatformUVAttempts      = 0x11
 	getInfoRemainingDiscoverableCredentials = 0x14
@@ -41,6 +48,7 @@ const (
 	optionAuthnrCfg             = "authnrCfg"
 	optionUvAcfg                = "uvAcfg"
 	optionEP                    = "ep"
+	optionLargeBlobs            = "largeBlobs"
 )
 
 // preferredPlatformUVAttempts tells the platform to call
@@ -72,6 +80,7 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 	}
 	info := map[int]any{
 		getInfoVersions:                         append([]string{versionFIDO20, versionFIDO21Pre, versionFIDO21}, a.u2fVersions()...),
+		getInfoExtensions:                       supportedExtensions,
 		getInfoAAGUID:                           a.aaguid[:],
 		getInfoOptions:                          a.options(),
 		getInfoMaxMsgSize:                       a.maxMsgSize,
@@ -80,8 +89,10 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 		getInfoMaxCredentialIDLength:            a.keystore.MaxCredentialIDLength(),
 		getInfoTransports:                       a.transports,
 		getInfoAlgorithms:                       algorithms,
+		getInfoMaxSerializedLargeBlobArray:      a.maxSerializedLargeBlobArray,
 		getInfoForcePINChange:                   a.pin.ForcePINChange,
 		getInfoMinPINLength:                     a.pin.MinPINLength,
+		getInfoMaxCredBlobLength:                keystore.MaxCredBlobLength,
 		getInfoMaxRPIDsForSetMinPINLength:       MaxRPIDsForSetMinPINLength,
 		getInfoRemainingDiscoverableCredentials: remaining,
 	}
@@ -98,7 +109,7 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 // the current state: discoverable credentials, user presence, a roaming
 // (not platform) authenticator, clientPin (true once a PIN is set),
 // pinUvAuthTokens, credential management (and its preview), the
-// authenticatorConfig features, "uv" and "uvAcfg" only with a built-in
+// authenticatorConfig features, large blobs, "uv" and "uvAcfg" only with a built-in
 // user verification method, and "ep" only when enterprise attestation
 // capable.
 func (a *Authenticator) options() map[string]bool {
@@ -114,6 +125,7 @@ func (a *Authenticator) options() map[string]bool {
 		optionMakeCredUvNotRqd:      a.makeCredUVNotRequired(),
 		optionAlwaysUv:              a.pin.AlwaysUV,
 		optionAuthnrCfg:             true,
+		optionLargeBlobs:            true,
 	}
 	if a.uv != nil {
 		o[optionUV] = true
@@ -126,8 +138,15 @@ func (a *Authenticator) options() map[string]bool {
 }
 
 // discoverableCount is the number of discoverable credentials in the
-// keystore.
+// keystore: from its count when it keeps one, else by listing them all.
 func (a *Authenticator) discoverableCount() (int, error) {
+	if c, ok := a.keystore.(keystore.DiscoverableCounter); ok {
+		n, err := c.CountDiscoverable()
+		if err != nil {
+			return 0, fmt.Errorf("counting discoverable credentials: %w", err)
+		}
+		return n, nil
+	}
 	all, err := a.keystore.All()
 	if err != nil {
 		return 0, fmt.Errorf("listing discoverable credentials: %w", err)

@@ -63,7 +63,7 @@ func TestGetInfo(t *testing.T) {
 			want := map[string]bool{
 				"rk": true, "up": true, "plat": false, "clientPin": false, "pinUvAuthToken": true,
 				"credMgmt": true, "credentialMgmtPreview": true, "setMinPINLength": true,
-				"makeCredUvNotRqd": true, "alwaysUv": false, "authnrCfg": true,
+				"makeCredUvNotRqd": true, "alwaysUv": false, "authnrCfg": true, "largeBlobs": true,
 			}
 			if tc.builtInUV {
 				want["uv"], want["uvAcfg"] = true, true
@@ -106,10 +106,16 @@ func TestGetInfo(t *testing.T) {
 					t.Errorf("algorithms[%d] = %v, want public-key %d", i, algorithms[i], alg)
 				}
 			}
-			for _, absent := range []int{0x02} { // extensions
-				if _, ok := info[absent]; ok {
-					t.Errorf("key 0x%02x present", absent)
-				}
+			var extensions []string
+			var maxLargeBlobArray, maxCredBlobLength int
+			mustUnmarshal(t, info[getInfoExtensions], &extensions)
+			mustUnmarshal(t, info[getInfoMaxSerializedLargeBlobArray], &maxLargeBlobArray)
+			mustUnmarshal(t, info[getInfoMaxCredBlobLength], &maxCredBlobLength)
+			if want := []string{"credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"}; !slices.Equal(extensions, want) {
+				t.Errorf("extensions %v, want %v", extensions, want)
+			}
+			if maxLargeBlobArray != DefaultMaxSerializedLargeBlobArray || maxCredBlobLength != keystore.MaxCredBlobLength {
+				t.Errorf("maxSerializedLargeBlobArray %d, maxCredBlobLength %d", maxLargeBlobArray, maxCredBlobLength)
 			}
 			if raw, ok := info[getInfoFirmwareVersion]; ok != (tc.firmware != 0) {
 				t.Errorf("firmwareVersion present: %v", ok)

@@ -34,6 +34,7 @@ const (
 	makeCredentialRespFmt      = 0x01
 	makeCredentialRespAuthData = 0x02
 	makeCredentialRespAttStmt  = 0x03
+	makeCredentialRespEPAtt    = 0x04
 )
 
 // makeCredentialRequest is a decoded authenticatorMakeCredential request.
@@ -45,6 +46,7 @@ type makeCredentialRequest struct {
 	excludeList      []credentialDescriptor
 	options          requestOptions
 	pinUvAuth        pinUvAuth
+	extensions       makeCredentialExtensionInputs
 	// enterpriseAttestation is the kind of enterprise attestation asked
 	// for; nil when the parameter is absent.
 	enterpriseAttestation *uint64
@@ -83,7 +85,7 @@ func (a *Authenticator) decodeMakeCredential(data []byte) (*makeCredentialReques
 	if req.excludeList, _, err = decodeArray(p, makeCredentialExcludeList, "excludeList", a.maxCredentialCountInList, decodeCredentialDescriptor); err != nil {
 		return nil, err
 	}
-	if err = checkMapType(p, makeCredentialExtensions, "extensions"); err != nil {
+	if req.extensions, err = decodeMakeCredentialExtensions(p, makeCredentialExtensions); err != nil {
 		return nil, err
 	}
 	if req.options, err = decodeOptions(p, makeCredentialOptions); err != nil {
@@ -158,6 +160,14 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 	if err := a.checkEnterpriseAttestation(req.enterpriseAttestation); err != nil {
 		return nil, nil, err
 	}
+	// The hmac-secret-mc input is checked before the user is asked for
+	// anything; its output needs the new credential (step 15).
+	var hmacSecretMC *hmacSecret
+	if in := req.extensions.hmacSecretMC; in != nil {
+		if hmacSecretMC, err = a.openHMACSecret(in); err != nil {
+			return nil, nil, err
+		}
+	}
 	// 10, 11: user verification (which a non-discoverable credential
 	// without "uv" or pinUvAuthParam skips: there is nothing to verify).
 	prompt := PresenceRequest{Op: "makeCredential", RPID: req.rp.ID, User: displayUser(req.user.Name, req.user.DisplayName)}
@@ -183,7 +193,6 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 		}
 	}
 	flags |= flagUP
-	// 15: extensions: none is supported yet, so all are ignored.
 	// 16-18: the new key pair, discoverable when "rk" is true.
 	if rk {
 		if err := a.checkDiscoverableCapacity(rpIDHash, req.user.ID); err != nil {
@@ -195,22 +204,42 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 		createReq.RPID = req.rp.ID
 		createReq.User = keystore.User{ID: req.user.ID, Name: req.user.Name, DisplayName: req.user.DisplayName}
 	}
+	// 15: extensions: what the credential keeps goes into createReq.
+	outputs, err := a.makeCredentialExtensionData(req.extensions, req.rp.ID, rk, &createReq)
+	if err != nil {
+		return nil, nil, err
+	}
 	cred, err := a.keystore.Create(createReq)
 	if errors.Is(err, keystore.ErrUnsupportedAlgorithm) {
 		return nil, nil, &StatusError{Status: CTAP2ErrUnsupportedAlgorithm, Err: err}
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("creating the credential: %w", err)
 	}
+	if hmacSecretMC != nil {
+		enc, err := hmacSecretMC.output(a.keystore, cred, flags&flagUV != 0)
+		if err != nil {
+			return nil, cred, err
+		}
+		outputs.set(extHMACSecretMC, enc)
+	}
+	extensions, err := outputs.marshal()
+	if err != nil {
+		return nil, cred, err
+	}
 	// 19: authenticator data and the attestation statement. A new credential
 	// has signed nothing yet, so its counter is 0; taking a counter here would
 	// cost a non-discoverable credential a durable counter record (an fsync)
 	// per registration, and the first assertion reserves one anyway.
-	ad := authenticatorData{rpIDHash: rpIDHash, flags: flags, attestedCredential: cred, aaguid: a.aaguid}
+	ad := authenticatorData{rpIDHash: rpIDHash, flags: a.faults.flags(flags), attestedCredential: cred, aaguid: a.aaguid, extensions: extensions}
 	authData, err := ad.marshal()
 	if err != nil {
 		return nil, cred, fmt.Errorf("authenticator data: %w", err)
 	}
-	stmt, err := a.attester.Attest(a.keystore, cred, authData, req.clientDataHash)
+	attester, epAtt := a.attester, a.enterpriseAttestationFor(req.enterpriseAttestation, req.rp.ID)
+	if epAtt {
+		attester = a.enterpriseAttester
+	}
+	stmt, err := attester.Attest(a.keystore, cred, authData, req.clientDataHash)
 	if err != nil {
 		return nil, cred, fmt.Errorf("attestation: %w", err)
 	}
@@ -218,11 +247,20 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 	if attStmt == nil {
 		attStmt = map[string]any{} // attStmt is a map even when empty
 	}
-	return map[int]any{
+	a.faults.attestation(attStmt)
+	a.observe(EventRegistered, req.rp.ID, keystore.User{ID: req.user.ID, Name: req.user.Name, DisplayName: req.user.DisplayName}, cred, authData)
+	resp := map[int]any{
 		makeCredentialRespFmt:      stmt.Format,
 		makeCredentialRespAuthData: authData,
 		makeCredentialRespAttStmt:  attStmt,
-	}, cred, nil
+	}
+	if epAtt {
+		resp[makeCredentialRespEPAtt] = true
+	}
+	if cred.LargeBlobKey != nil {
+		resp[makeCredentialRespLargeBlobKey] = cred.LargeBlobKey
+	}
+	return resp, cred, nil
 }
 
 // chooseAlgorithm is step 3 of §6.1.2: the algorithm of the first
@@ -259,7 +297,7 @@ func (a *Authenticator) checkExcludeList(r *request, req *makeCredentialRequest,
 		} else if err != nil {
 			return fmt.Errorf("looking up an excludeList credential: %w", err)
 		}
-		if c.CredProtect == credProtectUVRequired && !uv {
+		if credProtectHides(c, uv, true) {
 			continue
 		}
 		err = a.userPresence(r, PresenceRequest{Op: "makeCredential", RPID: req.rp.ID, User: displayUser(req.user.Name, req.user.DisplayName)})

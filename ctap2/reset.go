@@ -3,6 +3,8 @@ package ctap2
 import (
 	"fmt"
 	"time"
+
+	"github.com/vauth/vauth/keystore"
 )
 
 // resetWindow is how long after power-up authenticatorReset is allowed
@@ -26,12 +28,19 @@ func (a *Authenticator) doReset(r *request) error {
 	if err := a.userPresence(r, PresenceRequest{Op: "reset"}); err != nil {
 		return err
 	}
+	return a.resetState()
+}
+
+// resetState is what authenticatorReset does once it is allowed.
+func (a *Authenticator) resetState() error {
 	// The keystore deletes the PIN state blob with the others.
 	if err := a.keystore.Reset(); err != nil {
 		return fmt.Errorf("resetting the keystore: %w", err)
 	}
 	a.pin = defaultPINState()
 	a.pinMismatches = 0
+	a.largeBlobWrite = nil
 	a.resetPinUvAuthTokens()
+	a.observe(EventReset, "", keystore.User{}, nil, nil)
 	return nil
 }

@@ -92,13 +92,15 @@ func (a *answers) count() int {
 
 // device is an authenticator under test with its client.
 type device struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	store    *soft.Store
 	clock    *clock
 	presence *answers
 	uv       *answers // nil: no built-in user verification
 	ea       bool     // enterprise attestation capable
+	listing  bool     // hide the keystore's optional indexes
+	config   []func(*ctap2.Config)
 	a        *ctap2.Authenticator
 	c        *client.Client
 }
@@ -112,7 +114,20 @@ func withUV(d *device) { d.uv = &answers{} }
 // withEA makes the device enterprise attestation capable.
 func withEA(d *device) { d.ea = true }
 
-func newDevice(t *testing.T, opts ...option) *device {
+// withConfig changes the device's Config.
+func withConfig(f func(*ctap2.Config)) option {
+	return func(d *device) { d.config = append(d.config, f) }
+}
+
+// withoutIndexes hides the keystore's optional indexes
+// (keystore.DiscoverableCounter and the like), so that the authenticator
+// takes the way a backend without them needs: listing every credential.
+func withoutIndexes(d *device) { d.listing = true }
+
+// listingOnly is a keystore with the Keystore methods alone.
+type listingOnly struct{ keystore.Keystore }
+
+func newDevice(t testing.TB, opts ...option) *device {
 	t.Helper()
 	d := &device{t: t, dir: t.TempDir(), clock: &clock{now: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}, presence: &answers{}}
 	for _, o := range opts {
@@ -131,9 +146,16 @@ func (d *device) open() {
 	}
 	d.store = store
 	d.t.Cleanup(func() { store.Close() })
-	cfg := ctap2.Config{Keystore: store, Attester: attestation.Self(), Presence: d.presence, Clock: d.clock, EnterpriseAttestation: d.ea}
+	var ks keystore.Keystore = store
+	if d.listing {
+		ks = listingOnly{store}
+	}
+	cfg := ctap2.Config{Keystore: ks, Attester: attestation.Self(), Presence: d.presence, Clock: d.clock, EnterpriseAttestation: d.ea}
 	if d.uv != nil {
 		cfg.UV = d.uv
+	}
+	for _, f := range d.config {
+		f(&cfg)
 	}
 	if d.a, err = ctap2.New(cfg); err != nil {
 		d.t.Fatal(err)
@@ -299,7 +321,7 @@ func (d *device) platform(version int) *platform {
 }
 
 // encrypt encrypts under the shared secret.
-func (p *platform) encrypt(t *testing.T, b []byte) []byte {
+func (p *platform) encrypt(t testing.TB, b []byte) []byte {
 	t.Helper()
 	enc, err := p.p.Encrypt(p.secret, b)
 	if err != nil {

@@ -17,6 +17,17 @@ const (
 	EdDSA = -8 // Ed25519
 )
 
+// Sizes of the extension data a credential carries (CTAP 2.1 §12).
+const (
+	// MaxCredBlobLength is the longest credBlob a credential keeps
+	// (getInfo's maxCredBlobLength; CTAP 2.1 asks for at least 32).
+	MaxCredBlobLength = 32
+	// LargeBlobKeyLength is the length of a largeBlobKey.
+	LargeBlobKeyLength = 32
+	// CredRandomLength is the length of an hmac-secret CredRandom.
+	CredRandomLength = 32
+)
+
 var (
 	// ErrNotFound: no such credential for this RP (or no such blob). A
 	// credential ID that was tampered with, or that was made for another RP,
@@ -47,6 +58,13 @@ type Credential struct {
 	PublicKey    crypto.PublicKey
 	Discoverable bool
 	CredProtect  uint8 // 0 when not set; the authenticator treats it as 1
+	// CredBlob is the credBlob extension's data, at most MaxCredBlobLength
+	// bytes; nil when none was stored.
+	CredBlob []byte
+	// LargeBlobKey is the largeBlobKey of a discoverable credential made
+	// with the largeBlobKey extension (LargeBlobKeyLength bytes); nil
+	// otherwise.
+	LargeBlobKey []byte
 	Created      time.Time
 	KeyHandle    []byte
 }
@@ -59,6 +77,13 @@ type CreateRequest struct {
 	Algorithm    int
 	Discoverable bool
 	CredProtect  uint8
+	// CredBlob is kept with the credential: at most MaxCredBlobLength
+	// bytes, for both kinds of credential.
+	CredBlob []byte
+	// LargeBlobKey, when not nil, is kept with a discoverable credential:
+	// LargeBlobKeyLength random bytes the authenticator made. A
+	// non-discoverable credential cannot have one.
+	LargeBlobKey []byte
 }
 
 // Keystore keeps credentials and device state. Implementations are safe for
@@ -99,6 +124,14 @@ type Keystore interface {
 	// are per credential and strictly increase, also across crashes, without
 	// an fsync per call.
 	NextCounter(c *Credential) (uint32, error)
+	// CredRandom returns the credential's hmac-secret CredRandom (CTAP 2.1
+	// §12.5), CredRandomLength bytes: CredRandomWithUV when uv is true,
+	// CredRandomWithoutUV otherwise, the same on every call. It is derived
+	// from a device secret that never leaves the keystore (on the TPM
+	// backend, from a key inside the TPM), so nothing the relying party
+	// sees reveals it and a copy of the store elsewhere cannot reproduce
+	// it. Like Sign, it fails for a credential this keystore did not make.
+	CredRandom(c *Credential, uv bool) ([]byte, error)
 
 	// GetBlob returns a named piece of device state (attestation CA, PIN
 	// state, large blobs...), or ErrNotFound.

@@ -9,7 +9,9 @@ PKGS=(
   fido2-tools              # libfido2's fido2-token/-cred/-assert
   openssh-client           # ssh-keygen -t ecdsa-sk / ed25519-sk
   swtpm swtpm-tools tpm2-tools
-  dbus                     # a real session bus for the notification prompt
+  dbus-daemon              # a real session bus for the notification prompt
+  pinentry-curses          # a real pinentry for the presence prompt
+  linux-libc-dev           # the kernel's uhid.h, to check vauth's event layout
   qemu-system-x86 busybox-static kmod cpio   # the VM for /dev/uhid tests
 )
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2

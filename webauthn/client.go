@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -36,6 +37,12 @@ type Client struct {
 	// the authenticator has a PIN but no built-in user verification. Empty
 	// means there is none to give.
 	PIN string
+	// EnterpriseRPIDs are the RP IDs that this platform's enterprise policy
+	// allows enterprise attestation for: an attestation "enterprise"
+	// request for one of them asks for platform-managed enterprise
+	// attestation, for any other RP for vendor-facilitated (which the
+	// authenticator grants only to the RPs on its own list).
+	EnterpriseRPIDs []string
 }
 
 // NewClient returns a client for origin talking CTAP2 to a (a *hid.Client
@@ -136,6 +143,10 @@ func (c *Client) Create(ctx context.Context, opts *CreationOptions) (*Registrati
 	if err != nil {
 		return nil, err
 	}
+	ext := &registration{}
+	if err := parseExtensions(opts.Extensions, &ext.in); err != nil {
+		return nil, err
+	}
 	protected := inf.Options["clientPin"] || inf.Options["uv"]
 	tok, uvOption, err := c.userVerification(ctx, inf, sel.UserVerification, inf.Options["alwaysUv"] || (rk && protected), pinuv.PermissionMC, rpID)
 	if err != nil {
@@ -173,17 +184,34 @@ func (c *Client) Create(ctx context.Context, opts *CreationOptions) (*Registrati
 	if tok != nil {
 		req.PinUvAuthParam, req.PinUvAuthProto = tok.Param(cdh[:]), tok.ProtocolVersion()
 	}
+	if opts.Attestation == "enterprise" && inf.Options["ep"] {
+		req.EnterpriseAttestation = enterpriseAttestationVendorFacilitated
+		if slices.Contains(c.EnterpriseRPIDs, rpID) {
+			req.EnterpriseAttestation = enterpriseAttestationPlatformManaged
+		}
+	}
+	if req.Extensions, err = ext.authenticatorInputs(ctx, c, inf); err != nil {
+		return nil, err
+	}
 	resp, err := c.ctap.MakeCredential(ctx, req)
 	if err != nil {
 		return nil, ctapError(err)
 	}
-	id, coseKey, err := attestedCredential(resp.AuthData)
+	ad, err := client.ParseAuthData(resp.AuthData)
+	if err == nil && ad.Flags&client.FlagAT == 0 {
+		err = errors.New("no attested credential data")
+	}
 	if err != nil {
 		return nil, &Error{Name: UnknownError, Message: "authenticator returned bad data", Err: err}
 	}
-	key, err := cose.Parse(coseKey)
+	id := ad.CredentialID
+	key, err := cose.Parse(ad.PublicKey)
 	if err != nil {
 		return nil, &Error{Name: UnknownError, Message: "authenticator returned a bad public key", Err: err}
+	}
+	results, err := ext.results(ad, resp, rk)
+	if err != nil {
+		return nil, &Error{Name: UnknownError, Message: "authenticator returned bad extension outputs", Err: err}
 	}
 	ao := attestationObject{Fmt: resp.Fmt, AttStmt: resp.AttStmt, AuthData: resp.AuthData}
 	if opts.Attestation == "" || opts.Attestation == "none" {
@@ -211,20 +239,16 @@ func (c *Client) Create(ctx context.Context, opts *CreationOptions) (*Registrati
 			AttestationObject:  aoBytes,
 		},
 		AuthenticatorAttachment: "cross-platform",
-		ClientExtensionResults:  extensionResults(opts.Extensions, rk),
+		ClientExtensionResults:  results,
 		Type:                    "public-key",
 	}, nil
 }
 
-// extensionResults are the client extension outputs of a registration:
-// only for extensions the RP asked for, as browsers do.
-func extensionResults(requested map[string]json.RawMessage, rk bool) map[string]any {
-	out := map[string]any{}
-	if v, ok := requested["credProps"]; ok && string(v) == "true" {
-		out["credProps"] = map[string]bool{"rk": rk}
-	}
-	return out
-}
+// Kinds of enterprise attestation a registration asks for (CTAP 2.1 §7.1).
+const (
+	enterpriseAttestationVendorFacilitated = 1
+	enterpriseAttestationPlatformManaged   = 2
+)
 
 // residentKey decides the rk option as WebAuthn §5.1.3 says.
 func residentKey(sel AuthenticatorSelection, inf *client.Info) (bool, error) {
@@ -253,18 +277,34 @@ func (c *Client) Get(ctx context.Context, opts *RequestOptions) (*AssertionCrede
 	if len(opts.Challenge) == 0 {
 		return nil, &Error{Name: TypeError, Message: "challenge is empty"}
 	}
+	ext := &authentication{}
+	if err := parseExtensions(opts.Extensions, &ext.in); err != nil {
+		return nil, err
+	}
+	if err := ext.check(opts); err != nil {
+		return nil, err
+	}
 	ctx, cancel := withTimeout(ctx, opts.Timeout)
 	defer cancel()
 	inf, err := c.getInfo(ctx)
 	if err != nil {
 		return nil, ctapError(err)
 	}
-	tok, uvOption, err := c.userVerification(ctx, inf, opts.UserVerification, inf.Options["alwaysUv"], pinuv.PermissionGA, rpID)
+	// Writing a large blob on an authenticator protected by user
+	// verification takes a pinUvAuthToken with the lbw permission.
+	permissions, insist := pinuv.PermissionGA, inf.Options["alwaysUv"]
+	if ext.writesLargeBlob() && largeBlobSupported(inf) && (inf.Options["clientPin"] || inf.Options["uv"]) {
+		permissions, insist = permissions|pinuv.PermissionLBW, true
+	}
+	tok, uvOption, err := c.userVerification(ctx, inf, opts.UserVerification, insist, permissions, rpID)
 	if err != nil {
 		return nil, err
 	}
 	cdj, cdh := c.clientDataJSON("webauthn.get", opts.Challenge)
 	req := &client.GetAssertionRequest{RPID: rpID, ClientDataHash: cdh[:], AllowList: descriptors(opts.AllowCredentials)}
+	if req.Extensions, err = ext.authenticatorInputs(ctx, c, inf, opts); err != nil {
+		return nil, err
+	}
 	if uvOption {
 		req.Options = map[string]bool{"uv": true}
 	}
@@ -287,6 +327,14 @@ func (c *Client) Get(ctx context.Context, opts *RequestOptions) (*AssertionCrede
 		}
 		chosen = all[c.pick(all)]
 	}
+	ad, err := client.ParseAuthData(chosen.AuthData)
+	if err != nil {
+		return nil, &Error{Name: UnknownError, Message: "authenticator returned bad data", Err: err}
+	}
+	results, err := ext.results(ctx, c, ad, chosen, tok)
+	if err != nil {
+		return nil, &Error{Name: UnknownError, Message: "authenticator returned bad extension outputs", Err: err}
+	}
 	out := &AssertionCredential{
 		ID:    base64.RawURLEncoding.EncodeToString(chosen.Credential.ID),
 		RawID: chosen.Credential.ID,
@@ -296,7 +344,7 @@ func (c *Client) Get(ctx context.Context, opts *RequestOptions) (*AssertionCrede
 			Signature:         chosen.Signature,
 		},
 		AuthenticatorAttachment: "cross-platform",
-		ClientExtensionResults:  map[string]any{},
+		ClientExtensionResults:  results,
 		Type:                    "public-key",
 	}
 	if chosen.User != nil {

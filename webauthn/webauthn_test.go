@@ -12,39 +12,6 @@ import (
 	"github.com/vauth/vauth/keystore/soft"
 )
 
-func TestCheckRPID(t *testing.T) {
-	for _, tc := range []struct {
-		origin, rpID, want string
-		ok                 bool
-	}{
-		{"https://example.com", "", "example.com", true},
-		{"https://example.com", "example.com", "example.com", true},
-		{"https://login.example.com", "example.com", "example.com", true},
-		{"https://login.example.com:8443", "example.com", "example.com", true},
-		{"https://EXAMPLE.com", "Example.COM", "example.com", true},
-		{"http://localhost:8080", "localhost", "localhost", true},
-		{"http://app.localhost", "", "app.localhost", true},
-		{"http://example.com", "example.com", "", false},        // not a secure context
-		{"https://example.com", "login.example.com", "", false}, // a subdomain is not a suffix
-		{"https://badexample.com", "example.com", "", false},    // suffix, not a parent domain
-		{"https://example.com", "com", "", false},               // a top-level label
-		{"https://192.0.2.1", "0.2.1", "", false},               // IP addresses have no parents
-		{"https://192.0.2.1", "", "192.0.2.1", true},
-		{"https://example.com/path", "", "", false},
-		{"example.com", "", "", false},
-		{"ftp://example.com", "", "", false},
-	} {
-		got, err := checkRPID(tc.origin, tc.rpID)
-		if tc.ok != (err == nil) || got != tc.want {
-			t.Errorf("checkRPID(%q, %q) = %q, %v; want %q, ok=%v", tc.origin, tc.rpID, got, err, tc.want, tc.ok)
-		}
-		var we *Error
-		if err != nil && (!errors.As(err, &we) || we.Name != SecurityError) {
-			t.Errorf("checkRPID(%q, %q) error %v is not a SecurityError", tc.origin, tc.rpID, err)
-		}
-	}
-}
-
 func TestParseOptions(t *testing.T) {
 	bare := `{"rp":{"id":"example.com","name":"Ex"},"user":{"id":"dXNlcg","name":"u","displayName":"U"},"challenge":"AAEC","pubKeyCredParams":[{"type":"public-key","alg":-7}],"extensions":{"credProps":true}}`
 	for _, in := range []string{bare, `{"publicKey":` + bare + `}`} {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -10,78 +9,153 @@ import (
 
 	"github.com/vauth/vauth/attestation"
 	"github.com/vauth/vauth/ctap2/client"
-	"github.com/vauth/vauth/internal/cose"
-	"github.com/vauth/vauth/internal/daemon"
-	"github.com/vauth/vauth/internal/presence"
+	"github.com/vauth/vauth/internal/decode"
+	"github.com/vauth/vauth/keystore"
 )
 
-// infoReport is `vauth info`: the authenticator's getInfo and where it
-// keeps its credentials.
+// infoReport is `vauth info`: the authenticator's getInfo, where it keeps
+// its credentials, how many, and its PIN state. What a target cannot tell
+// is left out.
 type infoReport struct {
-	Store    string       `json:"store"`
-	Keystore string       `json:"keystore"`
-	AAGUID   string       `json:"aaguid"`
-	Info     *client.Info `json:"getInfo"`
+	Store  string `json:"store,omitempty"`
+	Device string `json:"device,omitempty"`
+	// Daemon: the store is served by a running vauth, asked through its
+	// control socket (which has no getInfo).
+	Daemon   bool     `json:"daemon,omitempty"`
+	Keystore string   `json:"keystore"`
+	TPM      *tpmInfo `json:"tpm,omitempty"`
+	AAGUID   string   `json:"aaguid"`
+	// Credentials and RPs count the discoverable credentials and the
+	// relying parties they belong to (a hardware key's only with the PIN
+	// given by --pin-file or VAUTH_PIN).
+	Credentials *int         `json:"credentials,omitempty"`
+	RPs         *int         `json:"rps,omitempty"`
+	PIN         *pinStatus   `json:"pin,omitempty"`
+	Info        *client.Info `json:"getInfo,omitempty"`
+}
+
+// tpmInfo names the TPM of a TPM store.
+type tpmInfo struct {
+	Manufacturer    string `json:"manufacturer"`
+	ManufacturerID  string `json:"manufacturerId"`
+	Model           string `json:"model,omitempty"`
+	FirmwareVersion string `json:"firmwareVersion"`
+}
+
+// tpmOf describes the TPM of a TPM keystore; nil for another.
+func tpmOf(ks keystore.Keystore) *tpmInfo {
+	t, ok := ks.(interface {
+		TPMInfo() (uint32, string, uint64, error)
+	})
+	if !ok {
+		return nil
+	}
+	id, model, fw, err := t.TPMInfo()
+	if err != nil {
+		return nil
+	}
+	name := strings.TrimRight(string([]byte{byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}), "\x00 ")
+	return &tpmInfo{
+		Manufacturer: name, ManufacturerID: fmt.Sprintf("0x%08X", id), Model: model,
+		FirmwareVersion: fmt.Sprintf("%d.%d.%d.%d", fw>>48, fw>>32&0xffff, fw>>16&0xffff, fw&0xffff),
+	}
+}
+
+// setInfo records getInfo and the AAGUID it reports.
+func (r *infoReport) setInfo(inf *client.Info) {
+	r.Info = inf
+	var aaguid [16]byte
+	copy(aaguid[:], inf.AAGUID)
+	r.AAGUID = attestation.FormatAAGUID(aaguid)
+}
+
+// count records how many credentials and RPs there are.
+func (r *infoReport) count(all []credential) {
+	rps := map[string]bool{}
+	for _, c := range all {
+		rps[c.RPID] = true
+	}
+	n, m := len(all), len(rps)
+	r.Credentials, r.RPs = &n, &m
 }
 
 func newInfoCmd(g *globals) *cobra.Command {
-	var (
-		af     authFlags
-		asJSON bool
-	)
+	tf := targetFlags{allAuth: true}
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "info",
-		Short: "Show the authenticator's getInfo and its store",
-		Args:  cobra.NoArgs,
+		Short: "Show the authenticator's getInfo, its store, credentials and PIN state",
+		Long: "Show the authenticator: its getInfo (versions, algorithms, options, AAGUID), where it\n" +
+			"keeps its credentials (the store and its keystore: soft, or tpm with the TPM's\n" +
+			"manufacturer), how many credentials and relying parties it holds, and its PIN state.\n" +
+			"With --device, any security key.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := af.options(g)
+			t, err := tf.open(cmd, g, false)
 			if err != nil {
 				return err
 			}
-			opts.Presence = presence.Never() // info asks the user nothing
-			d, err := daemon.Open(opts)
-			if err != nil {
+			defer t.Close()
+			var r infoReport
+			if err := t.describe(cmd.Context(), &r); err != nil {
 				return err
 			}
-			defer d.Close()
-			inf, err := client.New(client.Direct(d.Authenticator)).GetInfo(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var aaguid [16]byte
-			copy(aaguid[:], inf.AAGUID)
-			r := infoReport{Store: opts.Store, Keystore: d.Keystore.Backend(), AAGUID: attestation.FormatAAGUID(aaguid), Info: inf}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				return writeJSON(cmd.OutOrStdout(), r)
 			}
 			printInfo(cmd.OutOrStdout(), r)
 			return nil
 		},
 	}
-	af.register(cmd)
+	tf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
 func printInfo(w io.Writer, r infoReport) {
-	inf := r.Info
 	row := func(k, v string) { fmt.Fprintf(w, "%-22s %s\n", k, v) }
-	row("store", r.Store)
-	row("keystore", r.Keystore)
+	switch {
+	case r.Device != "":
+		row("device", r.Device)
+	case r.Daemon:
+		row("store", r.Store+" (served by a running vauth)")
+	default:
+		row("store", r.Store)
+	}
+	if r.Device == "" {
+		row("keystore", r.Keystore)
+	}
+	if t := r.TPM; t != nil {
+		tpm := fmt.Sprintf("%s (%s), firmware %s", t.Manufacturer, t.ManufacturerID, t.FirmwareVersion)
+		if t.Model != "" {
+			tpm = fmt.Sprintf("%s %s (%s), firmware %s", t.Manufacturer, t.Model, t.ManufacturerID, t.FirmwareVersion)
+		}
+		row("TPM", tpm)
+	}
 	row("AAGUID", r.AAGUID)
+	if r.Credentials != nil {
+		row("credentials", fmt.Sprintf("%s, for %s", plural(*r.Credentials, "discoverable credential"), plural(*r.RPs, "relying party")))
+	} else if r.Device != "" {
+		row("credentials", "(counting them needs the PIN: --pin-file or "+pinEnv+")")
+	}
+	if p := r.PIN; p != nil {
+		pin := "not set"
+		if p.Set {
+			pin = fmt.Sprintf("set, %d retries left", p.Retries)
+		}
+		if p.ForceChange {
+			pin += ", must be changed"
+		}
+		row("PIN", pin)
+	}
+	inf := r.Info
+	if inf == nil {
+		return
+	}
 	row("versions", strings.Join(inf.Versions, ", "))
 	var algs []string
 	for _, a := range inf.Algorithms {
-		switch a.Alg {
-		case cose.AlgES256:
-			algs = append(algs, "ES256")
-		case cose.AlgEdDSA:
-			algs = append(algs, "EdDSA")
-		default:
-			algs = append(algs, fmt.Sprint(a.Alg))
-		}
+		algs = append(algs, decode.AlgorithmName(a.Alg))
 	}
 	row("algorithms", strings.Join(algs, ", "))
 	var opts []string

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 // TestPythonFido2 runs python-fido2's own client stack against `vauth run`
@@ -13,7 +15,7 @@ import (
 // verifies every result with python-fido2's Fido2Server.
 func TestPythonFido2(t *testing.T) {
 	const python = "/usr/bin/python3"
-	requireTool(t, exec.Command(python, "-c", "import fido2").Run() == nil, "python3-fido2")
+	testenv.Require(t, exec.Command(python, "-c", "import fido2").Run() == nil, "python3-fido2")
 	d := startDaemon(t, t.TempDir())
 	script := filepath.Join("..", "..", "testdata", "python", "interop.py")
 	out, err := exec.Command(python, script, d.socket).CombinedOutput()
@@ -35,7 +37,7 @@ func TestPythonFido2(t *testing.T) {
 // until authenticatorReset.
 func TestPythonFido2PIN(t *testing.T) {
 	const python = "/usr/bin/python3"
-	requireTool(t, exec.Command(python, "-c", "import fido2.ctap2.credman").Run() == nil, "python3-fido2")
+	testenv.Require(t, exec.Command(python, "-c", "import fido2.ctap2.credman").Run() == nil, "python3-fido2")
 	script := filepath.Join("..", "..", "testdata", "python", "pin.py")
 	run := func(d *daemonProc, phase string) {
 		t.Helper()

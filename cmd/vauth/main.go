@@ -11,23 +11,46 @@ import (
 
 // Exit statuses, documented in the README.
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK       = 0
+	exitError    = 1
+	exitUsage    = 2
+	exitNotFound = 3 // no such credential
+	exitPIN      = 4 // a PIN is needed and none was given, or it is wrong or blocked
+	exitInUse    = 5 // a running vauth holds the store and its control socket does not answer
 )
 
 // usageError marks a mistake in the command line rather than a failure.
 type usageError struct{ error }
 
+// statusError is a failure that scripts tell apart by its exit status.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e statusError) Error() string { return e.err.Error() }
+func (e statusError) Unwrap() error { return e.err }
+
+// exitStatus is the exit status of a command's error.
+func exitStatus(err error) int {
+	var ue usageError
+	var se statusError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &se):
+		return se.status
+	}
+	return exitError
+}
+
 func main() {
 	root := newRootCmd()
-	if err := root.Execute(); err != nil {
+	err := root.Execute()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "vauth:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(exitUsage)
-		}
-		os.Exit(exitError)
 	}
-	os.Exit(exitOK)
+	os.Exit(exitStatus(err))
 }

@@ -30,20 +30,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireTool skips when a real client is not installed, unless the run
-// demands every end-to-end test (make test sets VAUTH_E2E_REQUIRED=1), in
-// which case a missing tool fails the test instead of hiding it.
-func requireTool(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("VAUTH_E2E_REQUIRED") != "" {
-		t.Fatalf("%s is not installed (run make deps)", what)
-	}
-	t.Skipf("%s is not installed: run `make deps` or `make test`", what)
-}
-
 // daemonProc is a `vauth run` child serving the virtual cable.
 type daemonProc struct {
 	cmd    *exec.Cmd

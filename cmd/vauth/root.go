@@ -28,7 +28,8 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&g.store, "store", "", "store directory (default $XDG_DATA_HOME/vauth)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every CTAP command and its status")
-	root.AddCommand(newRunCmd(g), newDemoCmd(g), newInfoCmd(g), newVersionCmd())
+	root.AddCommand(newRunCmd(g), newDemoCmd(g), newInfoCmd(g), newCtlCmd(g), newVersionCmd())
+	root.AddCommand(newCredsCmd(g), newPINCmd(g), newResetCmd(g), newLogCmd(g), newDecodeCmd(), newManCmd(root))
 	return root
 }
 

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -13,6 +20,7 @@ import (
 	"github.com/vauth/vauth/attestation"
 	"github.com/vauth/vauth/ctap2"
 	"github.com/vauth/vauth/hid/socket"
+	"github.com/vauth/vauth/internal/control"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/demo"
 	"github.com/vauth/vauth/internal/presence"
@@ -85,6 +93,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		transport       string
 		presenceMode    string
 		presenceTimeout time.Duration
+		controlTCP      string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -109,15 +118,24 @@ func newRunCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			opts.Presence = p
-			d, err := daemon.Open(opts)
+			opts.Presence, opts.AuditLog = p, true // the daemon writes the store's audit log
+			if !isSocket {
+				opts.MaxMsgSize = uhidMaxMsgSize
+			}
+			srv, err := control.Open(opts)
 			if err != nil {
 				return err
 			}
-			defer d.Close()
+			defer srv.Close()
+			d := srv.Daemon()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log := opts.Logger.With("store", opts.Store, "keystore", d.Keystore.Backend(), "presence", kind)
+			stopControl, err := serveControl(ctx, srv, opts.Store, controlTCP, log)
+			if err != nil {
+				return err
+			}
+			defer stopControl()
 			if isSocket {
 				l, err := socket.Listen(socketPath)
 				if err != nil {
@@ -142,20 +160,65 @@ func newRunCmd(g *globals) *cobra.Command {
 	cmd.Flags().Uint16Var(&uf.pid, "pid", 0, "USB product ID of the uhid device (default 0x0001)")
 	cmd.Flags().StringVar(&presenceMode, "presence", "auto", "how to confirm user presence: auto (desktop notification, else pinentry, else terminal), prompt (terminal), always, never")
 	cmd.Flags().DurationVar(&presenceTimeout, "presence-timeout", 30*time.Second, "how long a presence prompt waits")
+	cmd.Flags().StringVar(&controlTCP, "control-tcp", "", "also serve the control API on this loopback address (e.g. 127.0.0.1:8765), with a bearer token saved in the store's "+control.TCPFileName)
 	return cmd
 }
 
+// serveControl serves the control API on the store's socket and, when
+// tcpAddr is set, on TCP, until ctx ends or the returned function stops
+// it.
+func serveControl(ctx context.Context, srv *control.Server, store, tcpAddr string, log *slog.Logger) (stop func(), err error) {
+	ux, err := control.ListenUnix(store)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	stop = func() {
+		cancel()
+		wg.Wait()
+	}
+	serve := func(l net.Listener, token string) {
+		wg.Go(func() {
+			if err := srv.Serve(ctx, l, token, log); err != nil {
+				log.Error("control API stopped", "err", err)
+			}
+		})
+	}
+	serve(ux, "")
+	log.Info("control API", "socket", ux.Addr().String())
+	if tcpAddr != "" {
+		l, ep, err := control.ListenTCP(store, tcpAddr)
+		if err != nil {
+			stop()
+			return nil, usageError{err}
+		}
+		serve(l, ep.Token)
+		log.Info("control API", "url", ep.URL, "token", filepath.Join(store, control.TCPFileName))
+	}
+	return stop, nil
+}
+
 func newDemoCmd(g *globals) *cobra.Command {
-	var af authFlags
+	var (
+		af    authFlags
+		serve bool
+		addr  string
+	)
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Register a passkey and sign in with it at an in-process relying party",
 		Long: "Run a complete passkey registration and two sign-ins through the full stack\n" +
 			"(CTAPHID framing, CTAP2, the keystore) against go-webauthn as the relying party,\n" +
 			"and print what the relying party received and verified. Without --store the\n" +
-			"demo uses a temporary soft store, so it never touches your credentials.",
+			"demo uses a temporary soft store, so it never touches your credentials.\n\n" +
+			"With --serve, serve a small WebAuthn relying party on localhost instead: a page to\n" +
+			"open in a browser, which registers a passkey on your key (vauth run) and signs in.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if serve {
+				return serveDemo(cmd, addr)
+			}
 			if g.store == "" {
 				tmp, err := os.MkdirTemp("", "vauth-demo-")
 				if err != nil {
@@ -181,5 +244,44 @@ func newDemoCmd(g *globals) *cobra.Command {
 		},
 	}
 	af.register(cmd)
+	cmd.Flags().BoolVar(&serve, "serve", false, "serve the demo relying party's web page on localhost, for a browser")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "where --serve listens (a loopback address; the page is at http://localhost:PORT)")
 	return cmd
+}
+
+// serveDemo serves the demo web page until interrupted. Browsers allow
+// WebAuthn on http only for localhost, and an IP address is no RP ID, so
+// the page's origin is http://localhost:PORT whatever loopback address it
+// listens on.
+func serveDemo(cmd *cobra.Command, addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageError{fmt.Errorf("--addr %q: %w", addr, err)}
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return usageError{fmt.Errorf("--addr %q: the demo serves on a loopback address only", addr)}
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	origin := "http://localhost:" + port
+	srv, err := demo.NewServer(origin)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		hs.Close()
+	}()
+	fmt.Fprintf(cmd.OutOrStdout(), "vauth demo: open %s/ in a browser (Ctrl-C stops)\n", origin)
+	if err := hs.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 // TestPythonFido2U2F runs python-fido2's CTAP1 stack (Ctap1 and the polling
@@ -14,7 +16,7 @@ import (
 // credentials across U2F and CTAP2 in both directions.
 func TestPythonFido2U2F(t *testing.T) {
 	const python = "/usr/bin/python3"
-	requireTool(t, exec.Command(python, "-c", "import fido2.ctap1").Run() == nil, "python3-fido2")
+	testenv.Require(t, exec.Command(python, "-c", "import fido2.ctap1").Run() == nil, "python3-fido2")
 	d := startDaemon(t, t.TempDir())
 	script := filepath.Join("..", "..", "testdata", "python", "u2f.py")
 	out, err := exec.Command(python, script, d.socket).CombinedOutput()

@@ -8,6 +8,13 @@ import (
 	"github.com/vauth/vauth/internal/daemon"
 )
 
+// uhidMaxMsgSize is the largest CTAP message vauth takes over uhid, as
+// hardware keys commonly report. uhid has no flow control: the kernel keeps
+// 32 output reports for the device and drops the rest of a faster burst, so
+// messages are kept to at most 21 reports; platforms fragment large blobs
+// and split credential lists by what getInfo reports.
+const uhidMaxMsgSize = 1200
+
 // serveUHID presents d as a USB HID security key until ctx ends, then
 // destroys the device.
 func serveUHID(ctx context.Context, d *daemon.Daemon, f uhidFlags, log *slog.Logger) error {

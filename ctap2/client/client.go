@@ -144,6 +144,9 @@ type MakeCredentialRequest struct {
 	Options          map[string]bool        `cbor:"7,keyasint,omitempty"`
 	PinUvAuthParam   []byte                 `cbor:"8,keyasint,omitempty"`
 	PinUvAuthProto   int                    `cbor:"9,keyasint,omitempty"`
+	// EnterpriseAttestation asks for enterprise attestation: 1
+	// vendor-facilitated, 2 platform-managed; 0 leaves it out.
+	EnterpriseAttestation int `cbor:"10,keyasint,omitempty"`
 }
 
 // MakeCredentialResponse is authenticatorMakeCredential's answer.
@@ -151,6 +154,11 @@ type MakeCredentialResponse struct {
 	Fmt      string          `cbor:"1,keyasint"`
 	AuthData []byte          `cbor:"2,keyasint"`
 	AttStmt  cbor.RawMessage `cbor:"3,keyasint"`
+	// EPAtt says the statement is an enterprise attestation.
+	EPAtt bool `cbor:"4,keyasint"`
+	// LargeBlobKey is the new credential's largeBlobKey, when the
+	// largeBlobKey extension asked for one.
+	LargeBlobKey []byte `cbor:"5,keyasint"`
 }
 
 // MakeCredential registers a new credential.
@@ -181,6 +189,9 @@ type GetAssertionResponse struct {
 	Signature           []byte               `cbor:"3,keyasint"`
 	User                *UserEntity          `cbor:"4,keyasint"`
 	NumberOfCredentials int                  `cbor:"5,keyasint"`
+	// LargeBlobKey is the credential's largeBlobKey, when the largeBlobKey
+	// extension asked for it and the credential has one.
+	LargeBlobKey []byte `cbor:"7,keyasint"`
 }
 
 // GetAssertion signs in with a credential of req.RPID.

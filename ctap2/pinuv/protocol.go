@@ -183,6 +183,7 @@ func sharedSecret(priv *ecdh.PrivateKey, peer *cose.Key, kdf func([]byte) []byte
 	if err != nil {
 		return nil, fmt.Errorf("pinuv: ECDH: %w", err)
 	}
+	defer clear(z)
 	return kdf(z), nil
 }
 
@@ -198,7 +199,9 @@ func kdfTwo(z []byte) []byte {
 	// hkdf.Key fails only for lengths above 255 hash blocks.
 	hmacKey, _ := hkdf.Key(sha256.New, z, hkdfSalt, hkdfInfoHMAC, hmacKeyLength)
 	aesKey, _ := hkdf.Key(sha256.New, z, hkdfSalt, hkdfInfoAES, aesKeyLength)
-	return append(hmacKey, aesKey...)
+	defer clear(hmacKey)
+	defer clear(aesKey)
+	return append(append(make([]byte, 0, len(hmacKey)+len(aesKey)), hmacKey...), aesKey...)
 }
 
 // protocolOne is PIN/UV auth protocol one (§6.5.6): AES-256-CBC with a zero

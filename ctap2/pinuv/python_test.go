@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/vauth/vauth/internal/cose"
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 // The independent implementation: python-fido2 from Debian (python3-fido2),
@@ -25,10 +26,8 @@ const (
 
 func requirePythonFido2(t *testing.T) {
 	t.Helper()
-	if out, err := exec.Command(python, "-c", "import fido2.ctap2.pin").CombinedOutput(); err != nil {
-		t.Skipf("skipping the python-fido2 cross-check: %s cannot import fido2 (apt-get install python3-fido2): %v %s",
-			python, err, bytes.TrimSpace(out))
-	}
+	out, err := exec.Command(python, "-c", "import fido2.ctap2.pin").CombinedOutput()
+	testenv.Require(t, err == nil, fmt.Sprintf("python3-fido2 for %s (%v %s)", python, err, bytes.TrimSpace(out)))
 }
 
 // readHexJSON reads one line of JSON whose values are hex strings.

@@ -19,9 +19,11 @@ import (
 const devicePath = "/dev/uhid"
 
 // reportQueue is how many output reports wait for ReadReport before the
-// device stops taking events from the kernel; the kernel's own uhid queue
-// holds 32 events more.
-const reportQueue = 32
+// device stops taking events from the kernel. uhid has no flow control: once
+// the kernel's own 32-event queue is full it drops reports, so this queue
+// holds two whole maximum-size CTAPHID messages (129 reports each) and the
+// reader never stalls behind a busy handler.
+const reportQueue = 2 * 129
 
 // Device is a kernel HID device backed by /dev/uhid. It implements
 // hid.Transport: ReadReport returns the output reports a host writes to the

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 // layoutTable lists each layout constant with the C expression that defines
@@ -83,13 +85,10 @@ func TestLayoutConstants(t *testing.T) {
 // them with the Go constants.
 func TestLayoutMatchesKernelHeader(t *testing.T) {
 	const header = "/usr/include/linux/uhid.h"
-	if _, err := os.Stat(header); err != nil {
-		t.Skipf("%s not installed (apt-get install linux-libc-dev): %v", header, err)
-	}
+	_, err := os.Stat(header)
+	testenv.Require(t, err == nil, header+" (Debian package linux-libc-dev)")
 	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skip("no C compiler to read the kernel header's layout")
-	}
+	testenv.Require(t, err == nil, "a C compiler (cc), to read the kernel header's layout")
 	var src strings.Builder
 	src.WriteString("#include <stddef.h>\n#include <stdio.h>\n#include <errno.h>\n#include <linux/uhid.h>\nint main(void) {\n")
 	for _, c := range layoutTable {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vauth/vauth/hid"
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 var testAAGUID = [16]byte{0x76, 0x61, 0x75, 0x74, 0x68, 0x2d, 0x75, 0x68, 0x69, 0x64, 0x2d, 0x74, 0x65, 0x73, 0x74, 0x21}
@@ -100,9 +101,7 @@ func TestKernelCTAPHIDClient(t *testing.T) {
 func TestKernelFido2Token(t *testing.T) {
 	requireUhid(t)
 	tool, err := exec.LookPath("fido2-token")
-	if err != nil {
-		t.Skip("fido2-token not installed (Debian: fido2-tools)")
-	}
+	testenv.Require(t, err == nil, "fido2-token (Debian package fido2-tools)")
 	path := serveCTAPHID(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*waitLimit)
 	defer cancel()
@@ -131,9 +130,7 @@ func TestKernelFido2Token(t *testing.T) {
 func TestKernelPythonFido2(t *testing.T) {
 	requireUhid(t)
 	const python = "/usr/bin/python3" // Debian's, which has python3-fido2
-	if err := exec.Command(python, "-c", "import fido2.hid").Run(); err != nil {
-		t.Skipf("python3-fido2 not available to %s: %v", python, err)
-	}
+	testenv.Require(t, exec.Command(python, "-c", "import fido2.hid").Run() == nil, "python3-fido2 for "+python)
 	path := serveCTAPHID(t)
 	const script = `
 import sys

@@ -153,6 +153,24 @@ func GetAssertion(b *testing.B) { getAssertion(b, pipe) }
 // GetAssertionCable is the same over the Unix-socket virtual cable.
 func GetAssertionCable(b *testing.B) { getAssertion(b, cable) }
 
+func ping(b *testing.B, via transport) {
+	r := newRig(b, "none", via)
+	msg := make([]byte, 32)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.client.Ping(context.Background(), msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Ping is a CTAPHID_PING round trip of 32 bytes through the in-memory
+// pipe: the framing alone, the floor of the virtual cable's round trip.
+func Ping(b *testing.B) { ping(b, pipe) }
+
+// PingCable is the same round trip over the Unix-socket virtual cable.
+func PingCable(b *testing.B) { ping(b, cable) }
+
 // MakeCredential registers a non-discoverable ES256 credential with the
 // default (packed, basic) attestation through the pipe.
 func MakeCredential(b *testing.B) {

@@ -16,6 +16,7 @@ import (
 	"github.com/vauth/vauth/attestation"
 	"github.com/vauth/vauth/ctap2"
 	"github.com/vauth/vauth/hid"
+	"github.com/vauth/vauth/internal/audit"
 	"github.com/vauth/vauth/keystore"
 )
 
@@ -31,6 +32,13 @@ type Options struct {
 	UV          ctap2.Presence // built-in user verification; nil: none (ctap2.Config.UV)
 	Clock       ctap2.Clock
 	Logger      *slog.Logger
+	Observer    ctap2.Observer // told of credential events (ctap2.Config.Observer); the control API sets it
+	Faults      *ctap2.Faults  // failures armed on purpose (ctap2.Config.Faults); the control API sets it
+	MaxMsgSize  int            // the largest CTAP message to accept and report; 0: ctap2's default
+	// AuditLog appends every credential event to the store's audit log
+	// (internal/audit), besides passing it to Observer: vauth run and the
+	// CLI's changes to a store set it.
+	AuditLog bool
 }
 
 // Daemon is an open authenticator with its store.
@@ -38,6 +46,7 @@ type Daemon struct {
 	Keystore      keystore.Keystore
 	Authenticator *ctap2.Authenticator
 	Device        *hid.Device
+	audit         *audit.Log // nil without Options.AuditLog
 }
 
 // DefaultStore is where the store lives unless --store says otherwise:
@@ -93,6 +102,13 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 	if err != nil {
 		return nil, err
 	}
+	var log *audit.Log
+	if opts.AuditLog {
+		if log, err = audit.Open(opts.Store, audit.Options{Logger: logger}); err != nil {
+			return nil, err
+		}
+		opts.Observer = log.Observer(audit.Source{AAGUID: attestation.FormatAAGUID(opts.AAGUID), AttestationFormat: attestationFormat(opts.Attestation)}, opts.Observer)
+	}
 	auth, err := ctap2.New(ctap2.Config{
 		AAGUID:   opts.AAGUID,
 		Keystore: ks,
@@ -101,19 +117,34 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		UV:       opts.UV,
 		Clock:    opts.Clock,
 		Logger:   logger,
+		Observer: opts.Observer,
+		Faults:   opts.Faults,
+
+		MaxMsgSize: opts.MaxMsgSize,
 	})
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, log.Close())
 	}
 	return &Daemon{
 		Keystore:      ks,
 		Authenticator: auth,
 		Device:        hid.NewDevice(auth, hid.WithLogger(logger)),
+		audit:         log,
 	}, nil
 }
 
-// Close closes the store; serve no transport with the device afterwards.
-func (d *Daemon) Close() error { return d.Keystore.Close() }
+// attestationFormat is the fmt of the statements an attestation kind
+// makes.
+func attestationFormat(kind string) string {
+	if kind == attestation.KindSelf {
+		return attestation.FormatPacked
+	}
+	return kind
+}
+
+// Close closes the store and the audit log; serve no transport with the
+// device afterwards.
+func (d *Daemon) Close() error { return errors.Join(d.Keystore.Close(), d.audit.Close()) }
 
 // serialBlob holds the random device serial, so that the uhid device's
 // `uniq` stays the same across restarts of one store and differs between

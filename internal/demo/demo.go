@@ -13,7 +13,6 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 
 	"github.com/vauth/vauth/attestation"
-	"github.com/vauth/vauth/hid"
 	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/webauthn"
@@ -29,15 +28,7 @@ const (
 // Connect serves d's device on an in-memory CTAPHID pipe until ctx ends and
 // returns a WebAuthn client for origin that talks through it.
 func Connect(ctx context.Context, d *daemon.Daemon, origin string) (*webauthn.Client, error) {
-	host, dev := hid.Pipe()
-	go func() {
-		_ = d.Device.Serve(ctx, dev)
-	}()
-	go func() {
-		<-ctx.Done()
-		host.Close()
-	}()
-	hc, err := hid.NewClient(host)
+	hc, err := d.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -141,6 +141,15 @@ func (rp *RP) Login(ctx context.Context, c *webauthn.Client, u *User, opts ...go
 	return u, cred, nil
 }
 
+// Enroll adds an account whose credentials the relying party learnt
+// elsewhere (imported into the authenticator through the control API), so
+// that it can sign in, by username or with a passkey.
+func (rp *RP) Enroll(u *User) {
+	if !rp.known(u) {
+		rp.users = append(rp.users, u)
+	}
+}
+
 func (rp *RP) known(u *User) bool {
 	for _, v := range rp.users {
 		if v == u {

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 func TestStopAndRestart(t *testing.T) {
@@ -138,7 +140,7 @@ func hideDev(t *testing.T) []string {
 	hide = append(hide, "--", "sh", "-c", `mount -t tmpfs none /dev && exec "$@"`, "sh")
 	probe := append(slices.Clone(hide), "test", "!", "-e", uhidPath)
 	if out, err := exec.Command(probe[0], probe[1:]...).CombinedOutput(); err != nil {
-		if os.Geteuid() == 0 && required() {
+		if os.Geteuid() == 0 && testenv.Required() {
 			t.Fatalf("cannot hide %s in a mount namespace: %v\n%s", uhidPath, err, out)
 		}
 		t.Skipf("cannot hide %s in a mount namespace here: %v\n%s", uhidPath, err, out)

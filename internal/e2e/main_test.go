@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 const (
@@ -66,11 +68,6 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-// required reports whether the run demands every end-to-end test
-// (VAUTH_E2E_REQUIRED=1, set by make test), so that a missing
-// prerequisite fails instead of skipping.
-func required() bool { return os.Getenv("VAUTH_E2E_REQUIRED") == "1" }
-
 // requireUhid skips, or fails when required, unless this process may
 // create uhid devices.
 func requireUhid(t *testing.T) {
@@ -79,11 +76,7 @@ func requireUhid(t *testing.T) {
 	if err == nil {
 		return
 	}
-	msg := fmt.Sprintf("these tests need read-write %s (%v): %s", uhidPath, err, howToRun)
-	if required() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testenv.Require(t, false, fmt.Sprintf("read-write %s (%v): %s", uhidPath, err, howToRun))
 }
 
 // requireTool returns the path of a client program, skipping (or failing,
@@ -94,11 +87,7 @@ func requireTool(t *testing.T, name, pkg string) string {
 	if err == nil {
 		return path
 	}
-	msg := fmt.Sprintf("%s is not installed (Debian package %s; make deps installs it)", name, pkg)
-	if required() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testenv.Require(t, false, fmt.Sprintf("%s (Debian package %s)", name, pkg))
 	return ""
 }
 

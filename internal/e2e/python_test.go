@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 // TestPythonFido2Hidraw runs testdata/hidraw.py: python-fido2 finds the
@@ -11,13 +13,7 @@ import (
 // registrations and assertions (ES256 and EdDSA, discoverable and not).
 func TestPythonFido2Hidraw(t *testing.T) {
 	requireUhid(t)
-	if err := exec.Command(python, "-c", "import fido2.hid.linux").Run(); err != nil {
-		msg := "python-fido2 is not available to " + python + " (Debian package python3-fido2; make deps installs it): " + err.Error()
-		if required() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testenv.Require(t, exec.Command(python, "-c", "import fido2.hid.linux").Run() == nil, "python3-fido2 for "+python)
 	v := startVauth(t, t.TempDir())
 	out, stderr, err := runResult(t, "", nil, python, "testdata/hidraw.py", v.hidraw)
 	if err != nil || !strings.Contains(out, "all checks passed") {

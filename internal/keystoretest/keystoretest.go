@@ -1,8 +1,9 @@
 // Package keystoretest is the conformance suite that every keystore.Keystore
 // backend passes: credentials of both kinds for every algorithm, lookups
 // that must fail (other RP, tampered or malformed IDs), listings, updates,
-// signatures, counters, blobs, reset, durability across reopening, and
-// concurrent use.
+// signatures, counters, blobs, reset, durability across reopening,
+// concurrent use, and the extension data (credBlob, largeBlobKey,
+// hmac-secret's CredRandom).
 package keystoretest
 
 import (
@@ -50,6 +51,9 @@ func Run(t *testing.T, open Opener) {
 		{"Reset", testReset},
 		{"Concurrent", testConcurrent},
 		{"UnsupportedAlgorithm", testUnsupportedAlgorithm},
+		{"ExtensionData", testExtensionData},
+		{"CredRandom", testCredRandom},
+		{"Indexes", testIndexes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

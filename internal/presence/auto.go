@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/vauth/vauth/ctap2"
 )
@@ -127,6 +127,5 @@ func pinentryTTY() string {
 
 // isTerminal reports whether f is a terminal.
 func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return term.IsTerminal(int(f.Fd()))
 }

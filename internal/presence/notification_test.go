@@ -18,6 +18,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/vauth/vauth/ctap2"
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 // busConfig is a session bus like --session's, but without the system's
@@ -41,9 +42,7 @@ const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Con
 func startBus(t *testing.T) string {
 	t.Helper()
 	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		t.Skip("dbus-daemon not found: install the Debian package dbus-daemon (make test does) to run the desktop notification tests")
-	}
+	testenv.Require(t, err == nil, "dbus-daemon (Debian package dbus-daemon), for the desktop notification tests")
 	dir := t.TempDir()
 	config := filepath.Join(dir, "bus.conf")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(busConfig, filepath.Join(dir, "bus"))), 0o600); err != nil {

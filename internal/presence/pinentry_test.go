@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vauth/vauth/ctap2"
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 // fakePinentryPath sets up the fake pinentry for one test and returns its
@@ -181,9 +182,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // pressing keys as a person would.
 func TestPinentryCurses(t *testing.T) {
 	path, err := exec.LookPath("pinentry-curses")
-	if err != nil {
-		t.Skip("pinentry-curses not installed (Debian package pinentry-curses)")
-	}
+	testenv.Require(t, err == nil, "pinentry-curses (Debian package pinentry-curses)")
 	tests := []struct {
 		name   string
 		keys   string // typed once the dialog is drawn; "" cancels instead

@@ -113,10 +113,11 @@ type promptText struct {
 
 // actions names the CTAP operations in words a person understands.
 var actions = map[string]string{
-	"makeCredential": "register a new credential",
-	"getAssertion":   "sign in",
-	"reset":          "reset the authenticator, deleting every credential",
-	"selection":      "select this security key",
+	"makeCredential":   "register a new credential",
+	"getAssertion":     "sign in",
+	"userVerification": "verify that it is you",
+	"reset":            "reset the authenticator, deleting every credential",
+	"selection":        "select this security key",
 }
 
 // describe turns a request into display text. RPID and User come from the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -25,6 +26,7 @@ type counter struct {
 	gone   bool // the credential was deleted (or never existed)
 	value  uint32
 	mark   uint32
+	used   time.Time // when value was handed out; zero before the first use here
 }
 
 // NextCounter implements keystore.Keystore. It touches the disk only to load
@@ -67,10 +69,10 @@ func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
 	if e.value == math.MaxUint32 {
 		return 0, errCounterExhausted
 	}
-	next := e.value + 1
+	next, now := e.value+1, s.now()
 	if next > e.mark {
 		mark := uint32(min(uint64(next)+uint64(s.block), math.MaxUint32))
-		if err := s.storeCounter(c.ID, mark); err != nil {
+		if err := s.storeCounter(c.ID, mark, usage{counter: next, lastUsed: now}); err != nil {
 			if errors.Is(err, keystore.ErrNotFound) {
 				e.gone = true
 				s.dropCounter(c.ID, e)
@@ -79,7 +81,7 @@ func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
 		}
 		e.mark = mark
 	}
-	e.value = next
+	e.value, e.used = next, now
 	return next, nil
 }
 
@@ -88,10 +90,10 @@ func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
 // credential that does not exist.
 func (s *Store) loadCounter(c *keystore.Credential) (uint32, error) {
 	switch c.ID[0] {
-	case idNonDiscoverableV1:
+	case idNonDiscoverableV1, idNonDiscoverableV2:
 		// Only real credential IDs get counter records.
-		plain, err := open(s.keys.credentialID, c.ID, sealAD(idNonDiscoverableV1, c.RPIDHash[:]))
-		if err != nil {
+		_, plain, ok := openND(s.keys.credentialID, c.ID, c.RPIDHash)
+		if !ok {
 			return 0, keystore.ErrNotFound
 		}
 		clear(plain)
@@ -118,12 +120,16 @@ func (s *Store) loadCounter(c *keystore.Credential) (uint32, error) {
 	return mark, nil
 }
 
-// storeCounter persists a new high-water mark, in the same transaction
-// checking that a discoverable credential still exists.
-func (s *Store) storeCounter(id []byte, mark uint32) error {
+// storeCounter persists a new high-water mark and the use that reserved it,
+// in the same transaction checking that a discoverable credential still
+// exists.
+func (s *Store) storeCounter(id []byte, mark uint32, u usage) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if id[0] == idDiscoverableV1 && tx.Bucket(bucketCreds).Get(id) == nil {
 			return keystore.ErrNotFound
+		}
+		if err := tx.Bucket(bucketUsage).Put(id, u.marshal()); err != nil {
+			return err
 		}
 		return tx.Bucket(bucketCounters).Put(id, marshalCounter(mark))
 	})

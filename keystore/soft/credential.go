@@ -3,6 +3,7 @@ package soft
 import (
 	"bytes"
 	"cmp"
+	"crypto"
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
@@ -22,124 +23,20 @@ var errUserMismatch = errors.New("soft: user ID does not match the credential's"
 // ID and a user ID of 1 to 64 bytes; its first block of counter values is
 // reserved in the same transaction.
 func (s *Store) Create(req keystore.CreateRequest) (*keystore.Credential, error) {
-	if !slices.Contains(s.algs, req.Algorithm) {
-		return nil, fmt.Errorf("%w: %d", keystore.ErrUnsupportedAlgorithm, req.Algorithm)
-	}
-	if req.Discoverable {
-		if err := checkUser(req.User); err != nil {
-			return nil, err
-		}
-		if req.RPID == "" || len(req.RPID) > maxNameLen {
-			return nil, fmt.Errorf("soft: RP ID must be 1 to %d bytes", maxNameLen)
-		}
-	}
 	if err := s.begin(); err != nil {
 		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-
-	pub, blob, err := s.engine.Generate(req.Algorithm)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(blob)
-	if len(blob) > s.engine.MaxBlobLen() {
-		return nil, fmt.Errorf("soft: engine made a %d-byte key blob, more than its maximum %d", len(blob), s.engine.MaxBlobLen())
-	}
-	c := &keystore.Credential{
-		RPIDHash:     req.RPIDHash,
-		Algorithm:    req.Algorithm,
-		PublicKey:    pub,
-		Discoverable: req.Discoverable,
-		CredProtect:  req.CredProtect,
-		Created:      time.Unix(0, s.now().UnixNano()),
-	}
-	if !req.Discoverable {
-		p := ndPayload{alg: req.Algorithm, credProtect: req.CredProtect, created: c.Created.UnixNano(), blob: blob}
-		plain := p.marshal()
-		defer clear(plain)
-		c.ID, err = seal(s.keys.credentialID, s.rand, plain, sealAD(idNonDiscoverableV1, req.RPIDHash[:]))
-		if err != nil {
-			return nil, err
-		}
-		c.KeyHandle = slices.Clone(c.ID)
-		return c, nil
-	}
-
-	c.ID = make([]byte, discoverableIDLen)
-	c.ID[0] = idDiscoverableV1
-	if _, err := io.ReadFull(s.rand, c.ID[1:]); err != nil {
-		return nil, fmt.Errorf("soft: credential ID: %w", err)
-	}
-	plain := appendAlg(nil, req.Algorithm)
-	plain = append(plain, blob...)
-	defer clear(plain)
-	c.KeyHandle, err = seal(s.keys.keyHandle, s.rand, plain, sealAD(keyHandleV1, req.RPIDHash[:], c.ID))
-	if err != nil {
-		return nil, err
-	}
-	pubDER, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("soft: encode public key: %w", err)
-	}
-	c.RPID = req.RPID
-	c.User = keystore.User{ID: slices.Clone(req.User.ID), Name: req.User.Name, DisplayName: req.User.DisplayName}
-	rec := &record{
-		rpID:        c.RPID,
-		rpIDHash:    c.RPIDHash,
-		user:        c.User,
-		alg:         c.Algorithm,
-		credProtect: c.CredProtect,
-		created:     c.Created.UnixNano(),
-		publicKey:   pubDER,
-		keyHandle:   c.KeyHandle,
+	c, rec, err := s.newCredential(req)
+	if err != nil || !req.Discoverable {
+		return c, err
 	}
 	var replaced [][]byte
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		creds := tx.Bucket(bucketCreds)
-		if creds.Get(c.ID) != nil {
-			return errors.New("soft: credential ID collision")
-		}
-		if idx := tx.Bucket(bucketRPs).Bucket(c.RPIDHash[:]); idx != nil {
-			err := idx.ForEach(func(_, id []byte) error {
-				old, err := parseRecord(creds.Get(id))
-				if err != nil {
-					return err
-				}
-				if bytes.Equal(old.user.ID, c.User.ID) {
-					replaced = append(replaced, slices.Clone(id))
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		for _, id := range replaced {
-			if err := deleteCredential(tx, id); err != nil {
-				return err
-			}
-		}
 		var err error
-		if rec.seq, err = creds.NextSequence(); err != nil {
-			return err
-		}
-		val, err := rec.marshal()
-		if err != nil {
-			return err
-		}
-		idx, err := tx.Bucket(bucketRPs).CreateBucketIfNotExists(c.RPIDHash[:])
-		if err != nil {
-			return err
-		}
-		if err := creds.Put(c.ID, val); err != nil {
-			return err
-		}
-		if err := idx.Put(indexKey(rec.seq), c.ID); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketCounters).Put(c.ID, marshalCounter(s.block))
+		replaced, err = s.insert(tx, c.ID, rec)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("soft: store credential: %w", err)
@@ -147,6 +44,222 @@ func (s *Store) Create(req keystore.CreateRequest) (*keystore.Credential, error)
 	s.forgetCounters(replaced)
 	s.startCounter(c.ID, s.block)
 	return c, nil
+}
+
+// CreateMany makes discoverable credentials, as Create does each of them,
+// in one transaction: all or none are stored, with one fsync for all, so
+// that a store can be seeded with many credentials (test fixtures, scale
+// benchmarks) quickly. The credentials come back in the order of reqs; a
+// later request for the same RP and user ID replaces an earlier one, as
+// successive Creates would.
+func (s *Store) CreateMany(reqs []keystore.CreateRequest) ([]*keystore.Credential, error) {
+	for _, req := range reqs {
+		if !req.Discoverable {
+			return nil, errors.New("soft: CreateMany makes discoverable credentials only")
+		}
+	}
+	if err := s.begin(); err != nil {
+		s.mu.RUnlock()
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	creds := make([]*keystore.Credential, len(reqs))
+	recs := make([]*record, len(reqs))
+	for i, req := range reqs {
+		var err error
+		if creds[i], recs[i], err = s.newCredential(req); err != nil {
+			return nil, err
+		}
+	}
+	var replaced [][]byte
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for i, c := range creds {
+			r, err := s.insert(tx, c.ID, recs[i])
+			if err != nil {
+				return err
+			}
+			replaced = append(replaced, r...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("soft: store credentials: %w", err)
+	}
+	for _, c := range creds {
+		s.startCounter(c.ID, s.block)
+	}
+	s.forgetCounters(replaced) // some may be from this batch
+	return creds, nil
+}
+
+// newCredential validates req and makes its key pair: a non-discoverable
+// credential complete with its sealed ID, a discoverable one with the
+// record to insert.
+func (s *Store) newCredential(req keystore.CreateRequest) (*keystore.Credential, *record, error) {
+	if err := s.checkRequest(req); err != nil {
+		return nil, nil, err
+	}
+	pub, blob, err := s.engine.Generate(req.Algorithm)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer clear(blob)
+	return s.assemble(req, pub, blob)
+}
+
+// checkRequest validates a request for a new credential.
+func (s *Store) checkRequest(req keystore.CreateRequest) error {
+	if !slices.Contains(s.algs, req.Algorithm) {
+		return fmt.Errorf("%w: %d", keystore.ErrUnsupportedAlgorithm, req.Algorithm)
+	}
+	if req.Discoverable {
+		if err := checkUser(req.User); err != nil {
+			return err
+		}
+		if req.RPID == "" || len(req.RPID) > maxNameLen {
+			return fmt.Errorf("soft: RP ID must be 1 to %d bytes", maxNameLen)
+		}
+	}
+	return checkExtensionData(req)
+}
+
+// assemble makes the credential of a key pair that the engine generated
+// (or, for Import, took in): a non-discoverable credential complete with
+// its sealed ID, a discoverable one with the record to insert.
+func (s *Store) assemble(req keystore.CreateRequest, pub crypto.PublicKey, blob []byte) (*keystore.Credential, *record, error) {
+	var err error
+	if len(blob) > s.engine.MaxBlobLen() {
+		return nil, nil, fmt.Errorf("soft: engine made a %d-byte key blob, more than its maximum %d", len(blob), s.engine.MaxBlobLen())
+	}
+	c := &keystore.Credential{
+		RPIDHash:     req.RPIDHash,
+		Algorithm:    req.Algorithm,
+		PublicKey:    pub,
+		Discoverable: req.Discoverable,
+		CredProtect:  req.CredProtect,
+		CredBlob:     nilIfEmpty(req.CredBlob),
+		LargeBlobKey: nilIfEmpty(req.LargeBlobKey),
+		Created:      time.Unix(0, s.now().UnixNano()),
+	}
+	if !req.Discoverable {
+		p := ndPayload{alg: req.Algorithm, credProtect: req.CredProtect, created: c.Created.UnixNano(), credBlob: c.CredBlob, blob: blob}
+		plain := p.marshal()
+		defer clear(plain)
+		c.ID, err = seal(s.keys.credentialID, s.rand, plain, sealAD(idNonDiscoverableV2, req.RPIDHash[:]))
+		if err != nil {
+			return nil, nil, err
+		}
+		c.KeyHandle = slices.Clone(c.ID)
+		return c, nil, nil
+	}
+
+	c.ID = make([]byte, discoverableIDLen)
+	c.ID[0] = idDiscoverableV1
+	if _, err := io.ReadFull(s.rand, c.ID[1:]); err != nil {
+		return nil, nil, fmt.Errorf("soft: credential ID: %w", err)
+	}
+	plain := appendAlg(nil, req.Algorithm)
+	plain = append(plain, blob...)
+	defer clear(plain)
+	c.KeyHandle, err = seal(s.keys.keyHandle, s.rand, plain, sealAD(keyHandleV1, req.RPIDHash[:], c.ID))
+	if err != nil {
+		return nil, nil, err
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("soft: encode public key: %w", err)
+	}
+	c.RPID = req.RPID
+	c.User = keystore.User{ID: slices.Clone(req.User.ID), Name: req.User.Name, DisplayName: req.User.DisplayName}
+	return c, &record{
+		rpID:         c.RPID,
+		rpIDHash:     c.RPIDHash,
+		user:         c.User,
+		alg:          c.Algorithm,
+		credProtect:  c.CredProtect,
+		created:      c.Created.UnixNano(),
+		publicKey:    pubDER,
+		keyHandle:    c.KeyHandle,
+		credBlob:     c.CredBlob,
+		largeBlobKey: c.LargeBlobKey,
+	}, nil
+}
+
+// checkExtensionData checks the credBlob and largeBlobKey of a request: a
+// credBlob of at most keystore.MaxCredBlobLength bytes, and a largeBlobKey
+// of keystore.LargeBlobKeyLength bytes for a discoverable credential only.
+func checkExtensionData(req keystore.CreateRequest) error {
+	if len(req.CredBlob) > keystore.MaxCredBlobLength {
+		return fmt.Errorf("soft: credBlob of %d bytes, at most %d", len(req.CredBlob), keystore.MaxCredBlobLength)
+	}
+	switch {
+	case len(req.LargeBlobKey) == 0:
+	case !req.Discoverable:
+		return errors.New("soft: a non-discoverable credential cannot have a largeBlobKey")
+	case len(req.LargeBlobKey) != keystore.LargeBlobKeyLength:
+		return fmt.Errorf("soft: largeBlobKey of %d bytes, want %d", len(req.LargeBlobKey), keystore.LargeBlobKeyLength)
+	}
+	return nil
+}
+
+// nilIfEmpty copies b, or returns nil for an empty b: a credential without
+// a credBlob or largeBlobKey has nil there.
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return slices.Clone(b)
+}
+
+// insert stores a discoverable credential's record, its RP index entry
+// and its first counter block, and counts it, deleting any credential of
+// the same RP with the same user ID, whose IDs it returns.
+func (s *Store) insert(tx *bolt.Tx, id []byte, rec *record) (replaced [][]byte, err error) {
+	creds := tx.Bucket(bucketCreds)
+	if creds.Get(id) != nil {
+		return nil, errors.New("soft: credential ID collision")
+	}
+	if idx := tx.Bucket(bucketRPs).Bucket(rec.rpIDHash[:]); idx != nil {
+		err := idx.ForEach(func(_, id []byte) error {
+			old, err := parseRecord(creds.Get(id))
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(old.user.ID, rec.user.ID) {
+				replaced = append(replaced, slices.Clone(id))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range replaced {
+		if err := deleteCredential(tx, id); err != nil {
+			return nil, err
+		}
+	}
+	if rec.seq, err = creds.NextSequence(); err != nil {
+		return nil, err
+	}
+	val, err := rec.marshal()
+	if err != nil {
+		return nil, err
+	}
+	idx, err := tx.Bucket(bucketRPs).CreateBucketIfNotExists(rec.rpIDHash[:])
+	if err != nil {
+		return nil, err
+	}
+	if err := creds.Put(id, val); err != nil {
+		return nil, err
+	}
+	if err := idx.Put(indexKey(rec.seq), id); err != nil {
+		return nil, err
+	}
+	if err := tx.Bucket(bucketCounters).Put(id, marshalCounter(s.block)); err != nil {
+		return nil, err
+	}
+	return replaced, addDiscoverable(tx, 1)
 }
 
 // checkUser checks the user of a discoverable credential.
@@ -161,7 +274,8 @@ func checkUser(u keystore.User) error {
 }
 
 // deleteCredential removes a discoverable credential, its index entry and
-// its counter; keystore.ErrNotFound when there is no such credential.
+// its counter, and uncounts it; keystore.ErrNotFound when there is no such
+// credential.
 func deleteCredential(tx *bolt.Tx, id []byte) error {
 	creds := tx.Bucket(bucketCreds)
 	val := creds.Get(id)
@@ -186,7 +300,13 @@ func deleteCredential(tx *bolt.Tx, id []byte) error {
 			}
 		}
 	}
-	return tx.Bucket(bucketCounters).Delete(id)
+	if err := tx.Bucket(bucketUsage).Delete(id); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketCounters).Delete(id); err != nil {
+		return err
+	}
+	return addDiscoverable(tx, -1)
 }
 
 // Lookup implements keystore.Keystore. A non-discoverable credential comes
@@ -201,35 +321,23 @@ func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, erro
 	}
 	defer s.mu.RUnlock()
 	switch id[0] {
-	case idNonDiscoverableV1:
-		plain, err := open(s.keys.credentialID, id, sealAD(idNonDiscoverableV1, rpIDHash[:]))
-		if err != nil {
-			return nil, keystore.ErrNotFound
-		}
-		defer clear(plain)
-		p, ok := parseNDPayload(plain)
+	case idNonDiscoverableV1, idNonDiscoverableV2:
+		p, plain, ok := openND(s.keys.credentialID, id, rpIDHash)
 		if !ok {
 			return nil, keystore.ErrNotFound
 		}
+		defer clear(plain)
 		return &keystore.Credential{
 			ID:          slices.Clone(id),
 			RPIDHash:    rpIDHash,
 			Algorithm:   p.alg,
 			CredProtect: p.credProtect,
+			CredBlob:    nilIfEmpty(p.credBlob),
 			Created:     time.Unix(0, p.created),
 			KeyHandle:   slices.Clone(id),
 		}, nil
 	case idDiscoverableV1:
-		var rec *record
-		err := s.db.View(func(tx *bolt.Tx) error {
-			val := tx.Bucket(bucketCreds).Get(id)
-			if val == nil {
-				return keystore.ErrNotFound
-			}
-			var err error
-			rec, err = parseRecord(val)
-			return err
-		})
+		rec, err := s.readRecord(id)
 		if err != nil {
 			return nil, err
 		}
@@ -240,6 +348,22 @@ func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, erro
 	default:
 		return nil, keystore.ErrNotFound
 	}
+}
+
+// readRecord reads the record of a discoverable credential;
+// keystore.ErrNotFound when there is none.
+func (s *Store) readRecord(id []byte) (*record, error) {
+	var rec *record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		val := tx.Bucket(bucketCreds).Get(id)
+		if val == nil {
+			return keystore.ErrNotFound
+		}
+		var err error
+		rec, err = parseRecord(val)
+		return err
+	})
+	return rec, err
 }
 
 // Discoverable implements keystore.Keystore: newest first means in reverse
@@ -392,16 +516,12 @@ func (s *Store) openKey(c *keystore.Credential) (int, []byte, error) {
 		return 0, nil, errBadKeyHandle
 	}
 	switch kh[0] {
-	case idNonDiscoverableV1:
-		plain, err := open(s.keys.credentialID, kh, sealAD(idNonDiscoverableV1, c.RPIDHash[:]))
-		if err != nil {
-			return 0, nil, errBadKeyHandle
-		}
-		p, ok := parseNDPayload(plain)
+	case idNonDiscoverableV1, idNonDiscoverableV2:
+		p, _, ok := openND(s.keys.credentialID, kh, c.RPIDHash)
 		if !ok {
-			clear(plain)
 			return 0, nil, errBadKeyHandle
 		}
+		// The caller clears the blob; the rest of the payload is no secret.
 		return p.alg, p.blob, nil
 	case keyHandleV1:
 		plain, err := open(s.keys.keyHandle, kh, sealAD(keyHandleV1, c.RPIDHash[:], c.ID))

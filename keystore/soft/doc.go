@@ -10,9 +10,19 @@
 //	master.key  the master key as the Sealer sealed it (0600)
 //	lock        flock'ed while a process has the store open; holds its pid
 //
-// Non-discoverable credentials keep their sealed key in the credential ID and
-// nothing on disk except, once used, a signature counter. Discoverable
-// credentials live in the database with their key sealed and bound to the
-// credential ID and rpIdHash. Counters reserve blocks ahead so that they
+// Non-discoverable credentials keep their sealed key, credProtect level and
+// credBlob in the credential ID and nothing on disk except, once used, a
+// signature counter. Discoverable credentials live in the database with
+// their key sealed and bound to the credential ID and rpIdHash, and their
+// credBlob and largeBlobKey. Counters reserve blocks ahead so that they
 // strictly increase across crashes without an fsync per assertion.
+// hmac-secret's CredRandom is an HMAC under a key derived from the master
+// key, or under the engine's own key when it is an HMACEngine
+// (keystore/tpm).
+//
+// The store answers the optional index interfaces of keystore (a count of
+// discoverable credentials kept in the meta bucket by the transactions
+// that change it, the RPs from the per-RP index, a credential by its ID
+// alone), so that getInfo, makeCredential and credential management do not
+// read every record; CreateMany seeds many credentials in one transaction.
 package soft

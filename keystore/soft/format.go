@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/cryptobyte"
 
@@ -18,16 +19,22 @@ import (
 
 // formatVersion is the version of the database layout, kept in the meta
 // bucket. A store written by a newer layout is refused, not guessed at.
-const formatVersion = 1
+// Version 2 added the count of discoverable credentials to the meta
+// bucket; Open upgrades a version 1 store by counting its records once.
+// Version 3 keeps records of format recordV2 (with credBlob and
+// largeBlobKey); Open rewrites the recordV1 records of an older store.
+const formatVersion = 3
 
 // The first byte of every sealed or persisted value names its format and
 // version.
 const (
-	idNonDiscoverableV1 = 0x01 // credential ID: 0x01 || nonce || AEAD(ndPayload, AD = 0x01 || rpIdHash)
+	idNonDiscoverableV1 = 0x01 // credential ID: 0x01 || nonce || AEAD(ndPayload v1, AD = 0x01 || rpIdHash); still read
+	idNonDiscoverableV2 = 0x03 // credential ID: 0x03 || nonce || AEAD(ndPayload v2, AD = 0x03 || rpIdHash): v1 and the credBlob
 	idDiscoverableV1    = 0x02 // credential ID: 0x02 || random; the record is in the database
 	keyHandleV1         = 0x11 // sealed key: 0x11 || nonce || AEAD(alg || engine blob, AD = 0x11 || rpIdHash || credential ID)
 	blobV1              = 0x21 // sealed blob: 0x21 || nonce || AEAD(data, AD = 0x21 || name)
-	recordV1            = 0x01 // discoverable credential record
+	recordV1            = 0x01 // discoverable credential record; read, and rewritten as recordV2 when a store is upgraded
+	recordV2            = 0x02 // discoverable credential record: recordV1's fields, then credBlob and largeBlobKey
 	counterV1           = 0x01 // counter record: 0x01 || high-water mark u32
 )
 
@@ -40,6 +47,9 @@ const (
 	maxUserIDLen        = 64        // WebAuthn: a user handle is at most 64 bytes
 	maxNameLen          = 0xffff
 	maxBlobNameLen      = 255
+	// ndPayloadMaxV2 is the longest ndPayload v2 but the engine blob: the
+	// fixed part, the credBlob's length byte and the longest credBlob.
+	ndPayloadMaxV2 = ndPayloadFixed + 1 + keystore.MaxCredBlobLength
 )
 
 // Bucket names and meta keys.
@@ -49,12 +59,14 @@ var (
 	bucketRPs      = []byte("rp")          // rpIdHash -> bucket of ^seq -> credential ID (newest first)
 	bucketCounters = []byte("counters")    // credential ID -> counter record
 	bucketBlobs    = []byte("blobs")       // name -> sealed blob
+	bucketUsage    = []byte("usage")       // credential ID -> usage record (usage.go)
 	keyVersion     = []byte("version")
 	keyKeyCheck    = []byte("keycheck")
+	keyCount       = []byte("discoverable") // number of discoverable credentials, u64
 )
 
 // dataBuckets are the buckets Reset empties.
-var dataBuckets = [][]byte{bucketCreds, bucketRPs, bucketCounters, bucketBlobs}
+var dataBuckets = [][]byte{bucketCreds, bucketRPs, bucketCounters, bucketBlobs, bucketUsage}
 
 var errOpen = errors.New("soft: sealed value does not open")
 
@@ -95,32 +107,76 @@ func sealAD(kind byte, parts ...[]byte) []byte {
 // number.
 func appendAlg(b []byte, alg int) []byte { return binary.BigEndian.AppendUint32(b, uint32(int32(alg))) }
 
-// ndPayload is what a non-discoverable credential ID seals.
+// ndPayload is what a non-discoverable credential ID seals: version 1
+// alg || credProtect || created || engine blob; version 2 puts
+// len(credBlob) (one byte) || credBlob before the engine blob.
 type ndPayload struct {
 	alg         int
 	credProtect uint8
 	created     int64 // Unix nanoseconds
+	credBlob    []byte
 	blob        []byte
 }
 
+// marshal encodes the payload as version 2; the caller has checked the
+// credBlob's length.
 func (p *ndPayload) marshal() []byte {
-	b := make([]byte, 0, ndPayloadFixed+len(p.blob))
+	b := make([]byte, 0, ndPayloadMaxV2+len(p.blob))
 	b = appendAlg(b, p.alg)
 	b = append(b, p.credProtect)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.created))
+	b = append(b, byte(len(p.credBlob)))
+	b = append(b, p.credBlob...)
 	return append(b, p.blob...)
 }
 
-func parseNDPayload(b []byte) (ndPayload, bool) {
+// parseNDPayload decodes the payload of an ID of kind idNonDiscoverableV1
+// or idNonDiscoverableV2. The result aliases b.
+func parseNDPayload(kind byte, b []byte) (ndPayload, bool) {
 	if len(b) < ndPayloadFixed {
 		return ndPayload{}, false
 	}
-	return ndPayload{
+	p := ndPayload{
 		alg:         int(int32(binary.BigEndian.Uint32(b))),
 		credProtect: b[4],
 		created:     int64(binary.BigEndian.Uint64(b[5:])),
 		blob:        b[ndPayloadFixed:],
-	}, true
+	}
+	if kind == idNonDiscoverableV1 {
+		return p, true
+	}
+	if len(p.blob) == 0 || int(p.blob[0]) > keystore.MaxCredBlobLength || len(p.blob) < 1+int(p.blob[0]) {
+		return ndPayload{}, false
+	}
+	n := int(p.blob[0])
+	if n > 0 {
+		p.credBlob = p.blob[1 : 1+n]
+	}
+	p.blob = p.blob[1+n:]
+	return p, true
+}
+
+// isNonDiscoverable reports whether an ID's first byte names a sealed
+// non-discoverable credential ID.
+func isNonDiscoverable(kind byte) bool {
+	return kind == idNonDiscoverableV1 || kind == idNonDiscoverableV2
+}
+
+// openND unseals a non-discoverable credential ID made for rpIDHash. The
+// payload aliases plain, which the caller clears.
+func openND(aead cipher.AEAD, id []byte, rpIDHash [32]byte) (p ndPayload, plain []byte, ok bool) {
+	if len(id) == 0 || !isNonDiscoverable(id[0]) {
+		return ndPayload{}, nil, false
+	}
+	plain, err := open(aead, id, sealAD(id[0], rpIDHash[:]))
+	if err != nil {
+		return ndPayload{}, nil, false
+	}
+	if p, ok = parseNDPayload(id[0], plain); !ok {
+		clear(plain)
+		return ndPayload{}, nil, false
+	}
+	return p, plain, true
 }
 
 // record is a discoverable credential as the database keeps it.
@@ -134,11 +190,14 @@ type record struct {
 	created     int64  // Unix nanoseconds
 	publicKey   []byte // PKIX DER
 	keyHandle   []byte // sealed engine blob
+	// credBlob and largeBlobKey are nil when the credential has none.
+	credBlob     []byte
+	largeBlobKey []byte
 }
 
 func (r *record) marshal() ([]byte, error) {
-	b := cryptobyte.NewFixedBuilder(make([]byte, 0, 128+len(r.rpID)+len(r.user.Name)+len(r.user.DisplayName)+len(r.publicKey)+len(r.keyHandle)))
-	b.AddUint8(recordV1)
+	b := cryptobyte.NewFixedBuilder(make([]byte, 0, 128+len(r.rpID)+len(r.user.Name)+len(r.user.DisplayName)+len(r.publicKey)+len(r.keyHandle)+len(r.credBlob)+len(r.largeBlobKey)))
+	b.AddUint8(recordV2)
 	b.AddUint64(r.seq)
 	b.AddBytes(r.rpIDHash[:])
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(r.rpID)) })
@@ -150,6 +209,8 @@ func (r *record) marshal() ([]byte, error) {
 	b.AddUint64(uint64(r.created))
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.publicKey) })
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.keyHandle) })
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.credBlob) })
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.largeBlobKey) })
 	out, err := b.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("soft: encode credential record: %w", err)
@@ -157,21 +218,21 @@ func (r *record) marshal() ([]byte, error) {
 	return out, nil
 }
 
-// parseRecord decodes a record; the result does not alias val, which bbolt
-// owns.
+// parseRecord decodes a record of format recordV1 or recordV2; the result
+// does not alias val, which bbolt owns.
 func parseRecord(val []byte) (*record, error) {
 	s := cryptobyte.String(val)
 	var version uint8
 	if !s.ReadUint8(&version) {
 		return nil, errors.New("soft: empty credential record")
 	}
-	if version != recordV1 {
+	if version != recordV1 && version != recordV2 {
 		return nil, fmt.Errorf("soft: credential record has unknown format version %d", version)
 	}
 	var (
 		r                                   record
 		hash, rpID, uid, name, display, pub []byte
-		kh                                  []byte
+		kh, credBlob, largeBlobKey          []byte
 		alg                                 uint32
 		created                             uint64
 	)
@@ -182,8 +243,19 @@ func parseRecord(val []byte) (*record, error) {
 		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&display)) ||
 		!s.ReadUint32(&alg) || !s.ReadUint8(&r.credProtect) || !s.ReadUint64(&created) ||
 		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&pub)) ||
-		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&kh)) || !s.Empty() {
+		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&kh)) ||
+		(version == recordV2 && (!s.ReadUint8LengthPrefixed((*cryptobyte.String)(&credBlob)) ||
+			!s.ReadUint8LengthPrefixed((*cryptobyte.String)(&largeBlobKey)))) || !s.Empty() {
 		return nil, errors.New("soft: malformed credential record")
+	}
+	if len(credBlob) > keystore.MaxCredBlobLength || (len(largeBlobKey) != 0 && len(largeBlobKey) != keystore.LargeBlobKeyLength) {
+		return nil, errors.New("soft: malformed credential record")
+	}
+	if len(credBlob) > 0 {
+		r.credBlob = slices.Clone(credBlob)
+	}
+	if len(largeBlobKey) > 0 {
+		r.largeBlobKey = slices.Clone(largeBlobKey)
 	}
 	copy(r.rpIDHash[:], hash)
 	r.rpID = string(rpID)
@@ -210,9 +282,41 @@ func (r *record) credential(id []byte) (*keystore.Credential, error) {
 		PublicKey:    pub,
 		Discoverable: true,
 		CredProtect:  r.credProtect,
+		CredBlob:     r.credBlob,
+		LargeBlobKey: r.largeBlobKey,
 		Created:      time.Unix(0, r.created),
 		KeyHandle:    r.keyHandle,
 	}, nil
+}
+
+// upgradeRecords rewrites every recordV1 record as recordV2 (no credBlob,
+// no largeBlobKey): the upgrade of a store older than format version 3.
+func upgradeRecords(tx *bolt.Tx) error {
+	creds := tx.Bucket(bucketCreds)
+	var old [][2][]byte
+	err := creds.ForEach(func(id, val []byte) error {
+		if len(val) > 0 && val[0] == recordV1 {
+			old = append(old, [2][]byte{slices.Clone(id), slices.Clone(val)})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, kv := range old {
+		rec, err := parseRecord(kv[1])
+		if err != nil {
+			return fmt.Errorf("credential %x: %w", kv[0], err)
+		}
+		val, err := rec.marshal()
+		if err != nil {
+			return err
+		}
+		if err := creds.Put(kv[0], val); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // indexKey orders an RP's index newest first.

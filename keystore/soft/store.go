@@ -36,6 +36,7 @@ const (
 	infoKeyHandle    = "vauth soft keystore v1: key handle"
 	infoBlob         = "vauth soft keystore v1: blob"
 	infoKeyCheck     = "vauth soft keystore v1: key check"
+	infoCredRandom   = "vauth soft keystore v1: CredRandom"
 )
 
 var errClosed = errors.New("soft: store is closed")
@@ -90,6 +91,11 @@ type Store struct {
 
 	cmu      sync.Mutex
 	counters map[string]*counter // by credential ID; see counter.go
+
+	// hmu guards hmacKey, an HMACEngine's key blob once read or made (see
+	// cred_random.go); Reset drops it.
+	hmu     sync.Mutex
+	hmacKey []byte
 }
 
 // sealKeys are the AEADs under the keys derived from the master key.
@@ -97,6 +103,7 @@ type sealKeys struct {
 	credentialID cipher.AEAD // seals non-discoverable credential IDs
 	keyHandle    cipher.AEAD // seals discoverable credentials' key blobs
 	blob         cipher.AEAD // seals device blobs
+	credRandom   []byte      // the HMAC key of CredRandom, unless the engine keeps its own
 }
 
 // Open opens the store in dir, creating it if needed, and holds it
@@ -136,7 +143,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.algs = s.engine.Algorithms()
-	s.maxIDLen = max(sealOverhead+ndPayloadFixed+s.engine.MaxBlobLen(), discoverableIDLen)
+	s.maxIDLen = max(sealOverhead+ndPayloadMaxV2+s.engine.MaxBlobLen(), discoverableIDLen)
 
 	if err := prepareDir(dir, s.log); err != nil {
 		return nil, err
@@ -183,21 +190,22 @@ func (s *Store) open() error {
 	return s.setMaster(master)
 }
 
-// initMeta checks the format version, creates the buckets of a new store,
-// and returns the stored key check (nil in a store whose master key was
-// never recorded).
+// initMeta checks the format version (upgrading an older store), creates
+// the buckets of a new store, and returns the stored key check (nil in a
+// store whose master key was never recorded).
 func (s *Store) initMeta() ([]byte, error) {
-	var check []byte
+	var (
+		check        []byte
+		upgradedFrom byte
+	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err
 		}
-		switch v := meta.Get(keyVersion); {
+		v := meta.Get(keyVersion)
+		switch {
 		case v == nil:
-			if err := meta.Put(keyVersion, []byte{formatVersion}); err != nil {
-				return err
-			}
 		case len(v) != 1:
 			return errors.New("soft: malformed format version in the store")
 		case v[0] > formatVersion:
@@ -208,11 +216,31 @@ func (s *Store) initMeta() ([]byte, error) {
 				return err
 			}
 		}
+		if v == nil || v[0] < formatVersion {
+			if v != nil {
+				// Version 1 kept no count of discoverable credentials.
+				if v[0] < 2 {
+					if err := recount(tx); err != nil {
+						return err
+					}
+				}
+				if err := upgradeRecords(tx); err != nil {
+					return err
+				}
+				upgradedFrom = v[0]
+			}
+			if err := meta.Put(keyVersion, []byte{formatVersion}); err != nil {
+				return err
+			}
+		}
 		check = slices.Clone(meta.Get(keyKeyCheck))
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("soft: %s: %w", dbFile, err)
+	}
+	if upgradedFrom != 0 {
+		s.log.Info("upgraded the store's format", "dir", s.dir, "from", upgradedFrom, "to", formatVersion)
 	}
 	return check, nil
 }
@@ -375,6 +403,11 @@ func (s *Store) setMaster(master []byte) error {
 			return fmt.Errorf("soft: derive keys: %w", err)
 		}
 	}
+	var err error
+	if keys.credRandom, err = hkdf.Key(sha256.New, master, nil, infoCredRandom, sha256.Size); err != nil {
+		return fmt.Errorf("soft: derive keys: %w", err)
+	}
+	clear(s.keys.credRandom)
 	s.keys = keys
 	return nil
 }
@@ -405,6 +438,11 @@ func (s *Store) GetBlob(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
+	return s.getBlob(name)
+}
+
+// getBlob is GetBlob for a caller that holds s.mu.
+func (s *Store) getBlob(name string) ([]byte, error) {
 	var sealed []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		sealed = slices.Clone(tx.Bucket(bucketBlobs).Get([]byte(name)))
@@ -436,6 +474,11 @@ func (s *Store) PutBlob(name string, data []byte) error {
 		return err
 	}
 	defer s.mu.RUnlock()
+	return s.putBlob(name, data)
+}
+
+// putBlob is PutBlob for a caller that holds s.mu.
+func (s *Store) putBlob(name string, data []byte) error {
 	sealed, err := seal(s.keys.blob, s.rand, data, sealAD(blobV1, []byte(name)))
 	if err != nil {
 		return err
@@ -478,6 +521,9 @@ func (s *Store) Reset() error {
 				return err
 			}
 		}
+		if err := putCount(tx, 0); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketMeta).Put(keyKeyCheck, check)
 	})
 	if err != nil {
@@ -492,6 +538,9 @@ func (s *Store) Reset() error {
 	s.cmu.Lock()
 	s.counters = map[string]*counter{}
 	s.cmu.Unlock()
+	s.hmu.Lock()
+	s.hmacKey = nil // Reset deleted it with the other blobs
+	s.hmu.Unlock()
 	err = os.Rename(filepath.Join(s.dir, masterNewFile), filepath.Join(s.dir, masterFile))
 	if err == nil {
 		err = syncDir(s.dir)
@@ -512,8 +561,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	clear(s.keys.credRandom)
 	s.keys = sealKeys{}
-	return s.release()
+	return errors.Join(s.flushUsage(), s.release())
 }
 
 // release closes what Open opened.

@@ -123,7 +123,8 @@ func (e *Engine) newAttestationKey() (*ecdsa.PublicKey, []byte, error) {
 	return e.createKey(attestationKeyBlobVersion, attestationKeyTemplate, "attestation key")
 }
 
-// forgetKey flushes the key of blob if it is loaded: the store dropped it.
+// forgetKey flushes the key of blob (the attestation key or the hmac-secret
+// key) if it is loaded: the store dropped it.
 func (e *Engine) forgetKey(blob []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -133,7 +134,7 @@ func (e *Engine) forgetKey(blob []byte) error {
 	}
 	e.lru.Remove(el)
 	delete(e.loaded, string(blob))
-	return e.flush(el.Value.(*loadedKey).handle.Handle, "flush old attestation key")
+	return e.flush(el.Value.(*loadedKey).handle.Handle, "flush a key the store dropped")
 }
 
 // attestationKeyPublic returns the public key in an attestation key blob.

@@ -16,11 +16,19 @@
 // TPM2_Certify (Store.Certify), for the WebAuthn "tpm" attestation format
 // that package attestation builds.
 //
+// hmac-secret: the store's CredRandom values (keystore.Keystore.CredRandom)
+// are HMAC-SHA256 outputs of a keyedhash key that the TPM made and keeps
+// (one per store, made on first use, its TPM-wrapped blob kept among the
+// store's blobs), computed with TPM2_HMAC and returned encrypted on the
+// bus; another TPM cannot load the key, so a copy of the store cannot
+// reproduce them.
+//
 // Speed: the primary key stays loaded, new keys are made loaded
 // (TPM2_CreateLoaded), and recently used keys stay loaded, so a repeated
 // assertion with one credential sends one TPM2_Sign, and a registration
 // with TPM attestation TPM2_CreateLoaded and TPM2_Certify (plus one
-// TPM2_FlushContext once the cache is full). Engine.CommandCounts shows
+// TPM2_FlushContext once the cache is full); a CredRandom costs a
+// TPM2_StartAuthSession and a TPM2_HMAC once the hmac-secret key is loaded. Engine.CommandCounts shows
 // what each operation sent.
 //
 // The TPM is the kernel resource manager /dev/tpmrm0 by default, or a raw

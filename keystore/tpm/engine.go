@@ -482,14 +482,15 @@ func (e *Engine) withObjectSlot(cmd func() error) error {
 }
 
 // evictOldest flushes the least recently used cached key, but spares the
-// attestation key while a credential key can go instead: every
-// registration with TPM attestation needs it, next to the new credential
-// key, so keeping it loaded saves a TPM2_Load and a TPM2_FlushContext per
-// registration. Without TPM attestation it is never loaded. e.mu is held.
+// store's own keys, the attestation key and the hmac-secret key, while a
+// credential key can go instead: every registration with TPM attestation
+// needs the one and every assertion with hmac-secret the other, next to a
+// credential key, so keeping them loaded saves a TPM2_Load and a
+// TPM2_FlushContext each time. Unused, they are never loaded. e.mu is held.
 func (e *Engine) evictOldest() error {
 	el := e.lru.Back()
 	for c := el; c != nil; c = c.Prev() {
-		if c.Value.(*loadedKey).blob[0] != attestationKeyBlobVersion {
+		if v := c.Value.(*loadedKey).blob[0]; v != attestationKeyBlobVersion && v != hmacKeyBlobVersion {
 			el = c
 			break
 		}

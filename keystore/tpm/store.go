@@ -141,17 +141,22 @@ func (s *Store) Certify(cred *keystore.Credential, qualifyingData []byte) (certI
 	return s.engine.certify(pub, aik, qualifyingData)
 }
 
-// Reset implements keystore.Keystore: it also drops the attestation key,
-// whose blob Reset deletes, so that a new one is made on next use.
+// Reset implements keystore.Keystore: it also unloads the attestation key
+// and the hmac-secret key, whose blobs Reset deletes, so that new ones are
+// made on next use.
 func (s *Store) Reset() error {
 	s.aikMu.Lock()
 	defer s.aikMu.Unlock()
+	oldHMACKey, err := s.GetBlob(soft.BlobHMACKey)
+	if err != nil && !errors.Is(err, keystore.ErrNotFound) {
+		return fmt.Errorf("tpm: reading the hmac-secret key: %w", err)
+	}
 	if err := s.Store.Reset(); err != nil {
 		return err
 	}
 	old := s.aikBlob
 	s.aikBlob, s.aikPub = nil, nil
-	return s.engine.forgetKey(old)
+	return errors.Join(s.engine.forgetKey(old), s.engine.forgetKey(oldHMACKey))
 }
 
 // Close implements keystore.Keystore: it closes the store, then flushes the
@@ -163,5 +168,6 @@ func (s *Store) Close() error {
 var (
 	_ keystore.Keystore = (*Store)(nil)
 	_ soft.KeyEngine    = (*Engine)(nil)
+	_ soft.HMACEngine   = (*Engine)(nil)
 	_ soft.Sealer       = (*Sealer)(nil)
 )

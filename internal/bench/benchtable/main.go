@@ -1,11 +1,21 @@
 // Command benchtable runs vauth's benchmarks once each and prints them as
-// ratios to their floors, measured in the same run: `make bench`.
+// ratios to their floors, measured in the same run, followed by the
+// daemon's start-up time and memory on an empty store and with 10k and 100k
+// discoverable credentials: `make bench`. With -scale it prints instead how
+// the daemon's start-up, operations and memory grow with the store, at 1k,
+// 10k and 100k discoverable credentials: `make scale`.
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vauth/vauth/internal/bench"
 )
@@ -19,6 +29,46 @@ type row struct {
 
 func main() {
 	testing.Init()
+	scale := flag.Bool("scale", false, "print the scale curve instead of the benchmark table")
+	sizes := flag.String("sizes", "1000,10000,100000", "with -scale: the store sizes, in discoverable credentials")
+	flag.Parse()
+	tmp, err := os.MkdirTemp("", "vauth-bench-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(tmp)
+	bin, err := bench.Build(tmp)
+	if err != nil {
+		fail(err)
+	}
+	ctx := context.Background()
+	if *scale {
+		var ns []int
+		for _, s := range strings.Split(*sizes, ",") {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < bench.AccountsPerRP {
+				fail(fmt.Errorf("-sizes: %q is not a number of at least %d", s, bench.AccountsPerRP))
+			}
+			ns = append(ns, n)
+		}
+		if err := printScale(ctx, bin, tmp, ns); err != nil {
+			fail(err)
+		}
+		return
+	}
+	if !printBench(ctx, bin, tmp) {
+		os.Exit(1)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "benchtable:", err)
+	os.Exit(2)
+}
+
+// printBench prints the benchmark table; false when a ratio missed its
+// target.
+func printBench(ctx context.Context, bin, tmp string) bool {
 	floors := map[string]testing.BenchmarkResult{
 		"ECDSA P-256 sign":  testing.Benchmark(bench.ECDSASign),
 		"TPM2_Sign (swtpm)": testing.Benchmark(bench.TPMSign),
@@ -26,22 +76,28 @@ func main() {
 	rows := []row{
 		{"GetAssertion (soft, pipe)", bench.GetAssertion, "ECDSA P-256 sign", 1.5},
 		{"MakeCredential (soft, pipe, packed)", bench.MakeCredential, "ECDSA P-256 sign", 2.5},
-		{"GetAssertion (soft, virtual cable)", bench.GetAssertionCable, "GetAssertion (soft, pipe)", 0},
 		{"GetAssertion (tpm/swtpm, pipe)", bench.GetAssertionTPM, "TPM2_Sign (swtpm)", 1.3},
 		{"MakeCredential (tpm/swtpm, tpm att.)", bench.MakeCredentialTPM, "TPM2_Sign (swtpm)", 0},
+		{"PING round trip (pipe)", bench.Ping, "", 0},
+		{"PING round trip (virtual cable)", bench.PingCable, "PING round trip (pipe)", 0},
+		{"GetAssertion (soft, virtual cable)", bench.GetAssertionCable, "GetAssertion (soft, pipe)", 0},
 	}
 	results := map[string]testing.BenchmarkResult{}
-	fmt.Printf("%-38s %12s %10s  %-28s %s\n", "benchmark", "ns/op", "allocs/op", "ratio to", "target")
+	fmt.Printf("%-38s %12s %10s  %-34s %s\n", "benchmark", "ns/op", "allocs/op", "ratio to", "target")
 	for _, name := range []string{"ECDSA P-256 sign", "TPM2_Sign (swtpm)"} {
 		f := floors[name]
-		fmt.Printf("%-38s %12d %10d  %-28s\n", name, f.NsPerOp(), f.AllocsPerOp(), "(floor)")
+		fmt.Printf("%-38s %12d %10d  %-34s\n", name, f.NsPerOp(), f.AllocsPerOp(), "(floor)")
 	}
-	failed := false
+	ok := true
 	for _, r := range rows {
 		res := testing.Benchmark(r.run)
 		results[r.name] = res
-		base, ok := floors[r.floor]
-		if !ok {
+		if r.floor == "" {
+			fmt.Printf("%-38s %12d %10d  %-34s\n", r.name, res.NsPerOp(), res.AllocsPerOp(), "(floor)")
+			continue
+		}
+		base, isFloor := floors[r.floor]
+		if !isFloor {
 			base = results[r.floor]
 		}
 		ratio := float64(res.NsPerOp()) / float64(base.NsPerOp())
@@ -50,12 +106,92 @@ func main() {
 			target = fmt.Sprintf("<= %.1fx", r.target)
 			if ratio > r.target {
 				target += " MISSED"
-				failed = true
+				ok = false
 			}
 		}
-		fmt.Printf("%-38s %12d %10d  %5.2fx %-21s %s\n", r.name, res.NsPerOp(), res.AllocsPerOp(), ratio, r.floor, target)
+		fmt.Printf("%-38s %12d %10d  %5.2fx %-27s %s\n", r.name, res.NsPerOp(), res.AllocsPerOp(), ratio, r.floor, target)
 	}
-	if failed {
-		os.Exit(1)
+
+	// The daemon: `vauth run` as users run it, on stores of three sizes.
+	empty := filepath.Join(tmp, "empty")
+	d, err := bench.StartDaemonMedian(bin, empty)
+	if err != nil {
+		fail(err)
 	}
+	mem, err := d.Memory()
+	if stopErr := d.Stop(); err == nil {
+		err = stopErr
+	}
+	if err != nil {
+		fail(err)
+	}
+	fmt.Println()
+	fmt.Printf("%-38s %12s  %s\n", "vauth run (soft keystore)", "start-up", "RSS after start-up / after a getAssertion and enumerating every RP")
+	fmt.Printf("%-38s %12s  %v\n", "empty store", ms(d.StartUp), mem)
+	for _, n := range []int{10_000, 100_000} {
+		p, err := bench.MeasureDaemon(ctx, bin, filepath.Join(tmp, strconv.Itoa(n)), n)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Printf("%-38s %12s  %v / %v\n", fmt.Sprintf("%dk discoverable credentials", n/1000), ms(p.StartUp), p.MemStart, p.MemEnd)
+	}
+	return ok
 }
+
+// printScale prints the scale curve: one column per store size.
+func printScale(ctx context.Context, bin, tmp string, sizes []int) error {
+	var points []bench.ScalePoint
+	for _, n := range sizes {
+		p, err := bench.MeasureScale(ctx, bin, filepath.Join(tmp, strconv.Itoa(n)), n)
+		if err != nil {
+			return fmt.Errorf("%d credentials: %w", n, err)
+		}
+		points = append(points, p)
+	}
+	fmt.Printf("%-52s", fmt.Sprintf("discoverable credentials (%d per RP)", bench.AccountsPerRP))
+	for _, p := range points {
+		fmt.Printf(" %12d", p.N)
+	}
+	fmt.Println()
+	line := func(name string, f func(p bench.ScalePoint) string) {
+		fmt.Printf("%-52s", name)
+		for _, p := range points {
+			fmt.Printf(" %12s", f(p))
+		}
+		fmt.Println()
+	}
+	dur := func(name string, f func(p bench.ScalePoint) time.Duration) {
+		line(name, func(p bench.ScalePoint) string { return ms(f(p)) })
+	}
+	dur("populate the store (CreateMany)", func(p bench.ScalePoint) time.Duration { return p.Populate })
+	dur("vauth run start-up", func(p bench.ScalePoint) time.Duration { return p.StartUp })
+	dur("getInfo", func(p bench.ScalePoint) time.Duration { return p.GetInfo })
+	dur("getAssertion, RP with 100 accounts", func(p bench.ScalePoint) time.Duration { return p.GetAssertion })
+	dur("credMgmt getCredsMetadata", func(p bench.ScalePoint) time.Duration { return p.CredsMetadata })
+	dur("credMgmt enumerate every RP", func(p bench.ScalePoint) time.Duration { return p.EnumerateRPs })
+	dur("credMgmt enumerate one RP's 100 credentials", func(p bench.ScalePoint) time.Duration { return p.EnumerateCredentials })
+	dur("credMgmt deleteCredential", func(p bench.ScalePoint) time.Duration { return p.DeleteCredential })
+	line("vauth creds list --json", func(p bench.ScalePoint) string {
+		if p.CredsList == 0 {
+			return "n/a"
+		}
+		return ms(p.CredsList)
+	})
+	mem := func(name string, f func(p bench.ScalePoint) int64) {
+		line(name, func(p bench.ScalePoint) string { return fmt.Sprintf("%.1f MiB", mib(f(p))) })
+	}
+	mem("RSS after start-up", func(p bench.ScalePoint) int64 { return p.MemStart.RSS })
+	mem("  of which anonymous (not the mapped binary and store)", func(p bench.ScalePoint) int64 { return p.MemStart.Anon })
+	mem("RSS after the operations above", func(p bench.ScalePoint) int64 { return p.MemEnd.RSS })
+	mem("  of which anonymous", func(p bench.ScalePoint) int64 { return p.MemEnd.Anon })
+	fmt.Println("without the keystore's indexes (listing every credential, in process):")
+	dur("  getInfo", func(p bench.ScalePoint) time.Duration { return p.Listing.GetInfo })
+	dur("  credMgmt getCredsMetadata", func(p bench.ScalePoint) time.Duration { return p.Listing.CredsMetadata })
+	dur("  credMgmt enumerateRPsBegin", func(p bench.ScalePoint) time.Duration { return p.Listing.EnumerateRPsBegin })
+	dur("  credMgmt deleteCredential", func(p bench.ScalePoint) time.Duration { return p.Listing.DeleteCredential })
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }

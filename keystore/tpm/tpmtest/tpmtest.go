@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/google/go-tpm-tools/simulator"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/vauth/vauth/internal/testenv"
 )
 
 // Simulator starts a freshly manufactured TPM simulator (new seeds) and
@@ -53,13 +54,7 @@ type Swtpm struct {
 func StartSwtpm(tb testing.TB, stateDir string) *Swtpm {
 	tb.Helper()
 	bin, err := exec.LookPath("swtpm")
-	if err != nil {
-		const msg = "swtpm is not installed (Debian: apt-get install swtpm swtpm-tools, or make deps)"
-		if os.Getenv("VAUTH_E2E_REQUIRED") != "" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg + "; skipping the swtpm tests")
-	}
+	testenv.Require(tb, err == nil, "swtpm (Debian packages swtpm swtpm-tools)")
 	// A port found free may be taken before swtpm binds it: try again.
 	for attempt := 0; ; attempt++ {
 		s, err := tryStart(bin, stateDir)
