@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
+	"time"
 )
 
 // pipeDepth is how many reports each direction of a Pipe buffers: more than
@@ -41,13 +43,26 @@ type pipeEnd struct {
 
 var errPipeClosed = errors.New("hid: pipe closed")
 
+// pollFor is how long ReadReport polls an empty pipe before it parks. The
+// peer of a pipe is a goroutine of the same process that usually answers
+// within tens of microseconds; waking a parked goroutine on another CPU can
+// cost as much (a futex wake, more under virtualisation), and a request
+// crosses the pipe twice. Polling briefly keeps the framing's cost near its
+// CPU cost; an idle pipe still parks.
+const pollFor = 100 * time.Microsecond
+
 func (e *pipeEnd) ReadReport() ([]byte, error) {
 	// Reports written before Close are still delivered: look at the queue
 	// before looking at done.
-	select {
-	case e.rbuf = <-e.in:
-		return e.rbuf[:], nil
-	default:
+	for deadline := time.Now().Add(pollFor); ; runtime.Gosched() {
+		select {
+		case e.rbuf = <-e.in:
+			return e.rbuf[:], nil
+		default:
+		}
+		if time.Now().After(deadline) {
+			break
+		}
 	}
 	select {
 	case e.rbuf = <-e.in:

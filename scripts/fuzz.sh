@@ -16,6 +16,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cache=$(go env GOCACHE)/fuzz
 failed=()
+# inputs counts the files of a corpus directory, 0 when there is none.
+inputs() { if [ -d "$1" ]; then find "$1" -type f | wc -l; else echo 0; fi; }
 while read -r pkg dir; do
   grep -qs '^func Fuzz[A-Z]' "$dir"/*_test.go || continue
   bin="$work/fuzz.test"
@@ -23,10 +25,10 @@ while read -r pkg dir; do
   for target in $(cd "$dir" && "$bin" -test.list '^Fuzz' | grep '^Fuzz' || true); do
     echo "fuzz: $pkg $target ($time)"
     corpus="$dir/testdata/fuzz/$target"
-    before=$(ls "$corpus" 2>/dev/null | wc -l)
+    before=$(inputs "$corpus")
     if ! (cd "$dir" && "$bin" -test.run='^$' -test.fuzz="^${target}\$" -test.fuzztime="$time" \
         -test.fuzzcachedir="$cache/$pkg") > "$work/log" 2>&1; then
-      if [ "$(ls "$corpus" 2>/dev/null | wc -l)" -eq "$before" ] &&
+      if [ "$(inputs "$corpus")" -eq "$before" ] &&
           grep -q '^    context deadline exceeded$' "$work/log"; then
         echo "fuzz: $pkg $target: stopped by Go's -fuzztime race (go.dev/issue/75804); nothing found"
         continue

@@ -33,12 +33,14 @@ type authFlags struct {
 	attestation string
 	aaguid      string
 	uv          string
+	enterprise  []string
 }
 
 func (f *authFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.keystore, "keystore", "auto", "where keys live: tpm, soft, or auto (the TPM when one is usable when the store is created; a store keeps its backend)")
 	cmd.Flags().StringVar(&f.tpm, "tpm", "", "the TPM: a device (default /dev/tpmrm0) or tcp:HOST:PORT (swtpm, simulators)")
 	cmd.Flags().StringVar(&f.attestation, "attestation", "", "attestation: none, self (packed self attestation), packed (basic, x5c from vauth's CA) or tpm; default tpm on a TPM store, else packed")
+	cmd.Flags().StringSliceVar(&f.enterprise, "enterprise-rp", nil, "offer enterprise attestation (ep) and give these RP IDs a uniquely identifying statement (repeatable; a platform enables ep through authenticatorConfig)")
 	cmd.Flags().StringVar(&f.aaguid, "aaguid", attestation.FormatAAGUID(attestation.DefaultAAGUID), "the authenticator's AAGUID")
 	cmd.Flags().StringVar(&f.uv, "uv", "never", "built-in user verification: never (none: getInfo has no uv), always (every verification succeeds: CI), prompt (ask on the terminal)")
 }
@@ -78,6 +80,8 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 		AAGUID:      aaguid,
 		UV:          uv,
 		Logger:      g.logger(),
+
+		EnterpriseRPIDs: f.enterprise,
 	}, nil
 }
 

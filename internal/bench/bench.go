@@ -1,6 +1,10 @@
 // Package bench holds vauth's speed benchmarks and their floors (a bare
-// ECDSA P-256 signature; later a bare TPM2_Sign), so that `go test -bench`
-// and `make bench` measure the same code and report ratios from one run.
+// ECDSA P-256 signature, a bare TPM2_Sign, an in-memory CTAPHID round
+// trip), so that `go test -bench` and `make bench` measure the same code
+// and report ratios from one run; the load generator (Load) that the load
+// tests run against the daemon; and the scale run (Populate,
+// MeasureScale) behind `make scale`, which drives `vauth run` as a child
+// process (StartDaemon) on stores of many discoverable credentials.
 package bench
 
 import (

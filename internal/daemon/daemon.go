@@ -35,6 +35,11 @@ type Options struct {
 	Observer    ctap2.Observer // told of credential events (ctap2.Config.Observer); the control API sets it
 	Faults      *ctap2.Faults  // failures armed on purpose (ctap2.Config.Faults); the control API sets it
 	MaxMsgSize  int            // the largest CTAP message to accept and report; 0: ctap2's default
+	// EnterpriseRPIDs, when set, make the authenticator enterprise
+	// attestation capable (ep, once a platform enables it): these RPs get a
+	// uniquely identifying statement in the vendor-facilitated mode, any RP
+	// in the platform-managed mode.
+	EnterpriseRPIDs []string
 	// AuditLog appends every credential event to the store's audit log
 	// (internal/audit), besides passing it to Observer: vauth run and the
 	// CLI's changes to a store set it.
@@ -92,7 +97,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		opts.Attestation = defaultAttestation(ks)
 	}
 	var ca *attestation.CA
-	if opts.Attestation == "packed" {
+	if opts.Attestation == "packed" || len(opts.EnterpriseRPIDs) > 0 {
 		var err error
 		if ca, err = attestation.LoadOrCreateCA(ks); err != nil {
 			return nil, fmt.Errorf("attestation CA: %w", err)
@@ -121,6 +126,10 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		Faults:   opts.Faults,
 
 		MaxMsgSize: opts.MaxMsgSize,
+
+		EnterpriseAttestation:      len(opts.EnterpriseRPIDs) > 0,
+		EnterpriseAttester:         enterpriseAttester(opts, ks, ca),
+		EnterpriseAttestationRPIDs: opts.EnterpriseRPIDs,
 	})
 	if err != nil {
 		return nil, errors.Join(err, log.Close())
@@ -166,4 +175,13 @@ func (d *Daemon) Serial() (string, error) {
 		return "", fmt.Errorf("device serial: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// enterpriseAttester is the attester of enterprise attestation, or nil when
+// the authenticator offers none.
+func enterpriseAttester(opts Options, ks keystore.Keystore, ca *attestation.CA) attestation.Attester {
+	if len(opts.EnterpriseRPIDs) == 0 {
+		return nil
+	}
+	return attestation.Enterprise(ca, opts.AAGUID, ks)
 }

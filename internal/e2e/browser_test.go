@@ -52,16 +52,18 @@ func TestBrowser(t *testing.T) {
 
 	demo := exec.CommandContext(ctx, vauthBin, "demo", "--serve", "--addr", "127.0.0.1:0")
 	page := waitForLine(ctx, t, demo, true, demoURL)
-	browser := exec.CommandContext(ctx, chromium, append(chromiumFlags, "--user-data-dir="+t.TempDir(), "about:blank")...)
+	start := time.Now()
+	browser := exec.CommandContext(ctx, chromium, append(chromiumFlags, "--user-data-dir="+t.TempDir(), page+"/")...)
 	devtools := waitForLine(ctx, t, browser, false, devtoolsLog)
-	t.Logf("Chromium is up; the demo page is %s", page)
-
 	cdp := dialPage(ctx, t, devtools)
 	defer cdp.Close()
-	cdp.call(t, "Page.navigate", map[string]any{"url": page + "/"})
-	for cdp.evaluate(ctx, t, "typeof register") != "function" {
-		time.Sleep(200 * time.Millisecond)
+	for last := time.Now(); cdp.evaluate(ctx, t, "typeof register") != "function"; time.Sleep(200 * time.Millisecond) {
+		if time.Since(last) > 10*time.Second {
+			t.Logf("waiting for the page; Chromium shows %s", cdp.evaluate(ctx, t, "location.href + ' ' + document.readyState"))
+			last = time.Now()
+		}
 	}
+	t.Logf("Chromium shows the demo page %s after %v", page, time.Since(start).Round(time.Second))
 	lastLine := `.then(() => document.getElementById("log").firstChild.textContent)`
 	for _, tc := range []struct{ script, want string }{
 		{`register()` + lastLine, `registered: {"username":"alice","credentialId":"`},
@@ -128,24 +130,24 @@ type devtoolsConn struct {
 	id int
 }
 
-// dialPage connects to the first page target of the browser at addr.
+// dialPage connects to the first page target of the browser at addr,
+// waiting for the browser to have one.
 func dialPage(ctx context.Context, t *testing.T, addr string) *devtoolsConn {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/json/list", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var targets []struct{ Type, WebSocketDebuggerURL string }
-	if err := json.NewDecoder(resp.Body).Decode(&targets); err != nil {
-		t.Fatal(err)
-	}
-	for _, target := range targets {
-		if target.Type == "page" {
+	for {
+		var targets []struct{ Type, WebSocketDebuggerURL string }
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/json/list", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil { // not up yet otherwise
+			_ = json.NewDecoder(resp.Body).Decode(&targets)
+			resp.Body.Close()
+		}
+		for _, target := range targets {
+			if target.Type != "page" {
+				continue
+			}
 			ws, err := websocket.Dial(target.WebSocketDebuggerURL, "", "http://localhost/")
 			if err != nil {
 				t.Fatal(err)
@@ -155,9 +157,12 @@ func dialPage(ctx context.Context, t *testing.T, addr string) *devtoolsConn {
 			}
 			return &devtoolsConn{Conn: ws}
 		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the browser at %s shows no page: %v", addr, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	t.Fatalf("no page among the browser's targets: %+v", targets)
-	return nil
 }
 
 // call sends a DevTools command and returns its result, skipping events.
