@@ -13,6 +13,7 @@ PKGS=(
   pinentry-curses          # a real pinentry for the presence prompt
   linux-libc-dev           # the kernel's uhid.h, to check vauth's event layout
   qemu-system-x86 busybox-static kmod cpio   # the VM for /dev/uhid tests
+  chromium                 # a real browser with the uhid key (internal/e2e TestBrowser)
 )
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

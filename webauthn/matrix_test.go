@@ -32,8 +32,9 @@ func (k authKind) canVerify() bool { return k.pin != "" || k.uv != nil }
 
 // TestRelyingPartyMatrix runs every combination of options a real relying
 // party sends through go-webauthn: attestation conveyance, residentKey,
-// userVerification, excludeCredentials and extensions at registration;
-// allowCredentials empty and not, and userVerification at sign-in; on
+// userVerification, excludeCredentials and extensions (credProps,
+// credProtect, prf, largeBlob) at registration; allowCredentials empty and
+// not, userVerification and prf at sign-in; on
 // authenticators with a PIN, with built-in verification and with neither.
 // go-webauthn must accept every response, or the client must refuse as a
 // browser would (NotAllowedError when the user cannot be verified,
@@ -115,6 +116,14 @@ func TestRelyingPartyMatrix(t *testing.T) {
 						if props, _ := results["credProps"].(map[string]any); props["rk"] != discoverable {
 							t.Errorf("%s: credProps %v, want rk %v", name, results["credProps"], discoverable)
 						}
+						// hmac-secret backs prf for every credential; a large
+						// blob needs a discoverable one.
+						if prf, _ := results["prf"].(map[string]any); prf["enabled"] != true {
+							t.Errorf("%s: prf %v, want enabled", name, results["prf"])
+						}
+						if lb, _ := results["largeBlob"].(map[string]any); lb["supported"] != discoverable {
+							t.Errorf("%s: largeBlob %v, want supported %v", name, results["largeBlob"], discoverable)
+						}
 						wantFormat := map[protocol.ConveyancePreference]string{protocol.PreferNoAttestation: "none"}[att]
 						if wantFormat == "" {
 							wantFormat = "packed"
@@ -139,15 +148,19 @@ func TestRelyingPartyMatrix(t *testing.T) {
 }
 
 // signIn signs u in with every userVerification, by username
-// (allowCredentials) and, for a passkey, without (empty allowCredentials).
+// (allowCredentials) and, for a passkey, without (empty allowCredentials),
+// evaluating the prf extension each time: the same credential and user
+// verification give the same output.
 func signIn(ctx context.Context, t *testing.T, rp *demo.RP, c *webauthn.Client, u *demo.User, kind authKind, discoverable bool, name string) {
 	t.Helper()
+	prf := gowebauthn.WithAssertionExtensions(gowebauthn.WithExtensionPRF(protocol.PRFValues{First: []byte("matrix salt")}))
 	for _, uv := range []protocol.UserVerificationRequirement{protocol.VerificationRequired, protocol.VerificationPreferred, protocol.VerificationDiscouraged} {
+		var firstPRF string
 		for _, allow := range []bool{true, false} {
 			if !allow && !discoverable {
 				continue
 			}
-			flags, err := login(ctx, rp, c, u, allow, gowebauthn.WithUserVerification(uv))
+			flags, prfOut, err := login(ctx, rp, c, u, allow, gowebauthn.WithUserVerification(uv), prf)
 			if uv == protocol.VerificationRequired && !kind.canVerify() {
 				if domName(err) != webauthn.NotAllowedError {
 					t.Fatalf("%s: sign-in (uv %s) = %v, want NotAllowedError", name, uv, err)
@@ -161,13 +174,18 @@ func signIn(ctx context.Context, t *testing.T, rp *demo.RP, c *webauthn.Client, 
 			if !flags.HasUserPresent() || flags.HasUserVerified() != wantUV {
 				t.Errorf("%s: sign-in (uv %s, allowCredentials %v): flags %08b, want UP and UV %v", name, uv, allow, flags, wantUV)
 			}
+			if len(prfOut) != 43 || (firstPRF != "" && prfOut != firstPRF) { // 32 bytes in base64url
+				t.Errorf("%s: sign-in (uv %s, allowCredentials %v): prf output %q, want 32 bytes equal to %q", name, uv, allow, prfOut, firstPRF)
+			}
+			firstPRF = prfOut
 		}
 	}
 }
 
 // login is a sign-in as demo.RP.Login runs it, by username when allow,
-// else with a passkey, that returns the flags of the assertion.
-func login(ctx context.Context, rp *demo.RP, c *webauthn.Client, u *demo.User, allow bool, opts ...gowebauthn.LoginOption) (protocol.AuthenticatorFlags, error) {
+// else with a passkey, that returns the flags of the assertion and the
+// prf extension's first output.
+func login(ctx context.Context, rp *demo.RP, c *webauthn.Client, u *demo.User, allow bool, opts ...gowebauthn.LoginOption) (protocol.AuthenticatorFlags, string, error) {
 	var assertion *protocol.CredentialAssertion
 	var session *gowebauthn.SessionData
 	var err error
@@ -177,19 +195,31 @@ func login(ctx context.Context, rp *demo.RP, c *webauthn.Client, u *demo.User, a
 		assertion, session, err = rp.WebAuthn.BeginDiscoverableLogin(opts...)
 	}
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	options, err := json.Marshal(assertion)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	body, err := c.GetJSON(ctx, options)
 	if err != nil {
-		return 0, err
+		return 0, "", err
+	}
+	var posted struct {
+		ClientExtensionResults struct {
+			PRF struct {
+				Results struct {
+					First string `json:"first"`
+				} `json:"results"`
+			} `json:"prf"`
+		} `json:"clientExtensionResults"`
+	}
+	if err := json.Unmarshal(body, &posted); err != nil {
+		return 0, "", err
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(body)
 	if err != nil {
-		return 0, fmt.Errorf("go-webauthn rejected the response: %w", err)
+		return 0, "", fmt.Errorf("go-webauthn rejected the response: %w", err)
 	}
 	var cred *gowebauthn.Credential
 	if allow {
@@ -203,17 +233,17 @@ func login(ctx context.Context, rp *demo.RP, c *webauthn.Client, u *demo.User, a
 		}, *session, parsed)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("go-webauthn rejected the assertion: %w (%s)", err, devInfo(err))
+		return 0, "", fmt.Errorf("go-webauthn rejected the assertion: %w (%s)", err, devInfo(err))
 	}
 	if cred.Authenticator.CloneWarning {
-		return 0, errors.New("go-webauthn saw the counter go back")
+		return 0, "", errors.New("go-webauthn saw the counter go back")
 	}
 	for i := range u.Credentials {
 		if string(u.Credentials[i].ID) == string(cred.ID) {
 			u.Credentials[i].Authenticator.SignCount = cred.Authenticator.SignCount
 		}
 	}
-	return parsed.Response.AuthenticatorData.Flags, nil
+	return parsed.Response.AuthenticatorData.Flags, posted.ClientExtensionResults.PRF.Results.First, nil
 }
 
 // register is a registration as demo.RP.Register runs it, that also

@@ -2,6 +2,9 @@ package control
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"os"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/presence"
+	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
 
 // The socket is the owner's only; the TCP listener is on loopback only,
@@ -90,5 +94,27 @@ func TestBadRequests(t *testing.T) {
 		if !errors.As(err, &ae) || ae.StatusCode != http.StatusBadRequest || ae.Message == "" {
 			t.Errorf("%s %s %.40s = %v, %v; want a 400 with a message", tc.method, tc.path, tc.body, resp, err)
 		}
+	}
+}
+
+// A TPM keystore cannot import: its keys are born in the TPM. The API
+// says so with a 501, and nothing is stored.
+func TestAddCredentialTPM(t *testing.T) {
+	sw := tpmtest.StartSwtpm(t, t.TempDir())
+	srv, err := Open(daemon.Options{Store: t.TempDir(), Keystore: "tpm", TPM: sw.Device, Presence: presence.Always()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = srv.AddCredential(Credential{RPID: "example.com", PrivateKey: pkcs8(t, key), IsResidentCredential: true, UserHandle: []byte("u")})
+	if !errors.Is(err, ErrUnsupported) || statusCode(err) != http.StatusNotImplemented || !strings.Contains(err.Error(), "not supported on a TPM keystore") {
+		t.Fatalf("AddCredential on a TPM keystore = %v (HTTP %d), want a 501 saying why", err, statusCode(err))
+	}
+	if creds, err := srv.Credentials(); err != nil || len(creds) != 0 {
+		t.Fatalf("Credentials = %d, %v", len(creds), err)
 	}
 }

@@ -42,12 +42,15 @@ type pending struct {
 
 func newBoard() *board { return &board{wake: make(chan struct{})} }
 
+// Policy returns the current policy.
 func (p *prompter) Policy() Policy {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.policy
 }
 
+// SetPolicy sets the policy of the requests to come; pending ones keep
+// waiting for an answer.
 func (p *prompter) SetPolicy(policy Policy) {
 	p.mu.Lock()
 	p.policy = policy

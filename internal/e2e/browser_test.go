@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,9 +32,9 @@ var (
 	demoURL     = regexp.MustCompile(`open (http://localhost:[0-9]+)/`)
 )
 
-// browserTimeout bounds the browser test's waits: Chromium takes about a
-// minute to start in the VM without KVM.
-const browserTimeout = 4 * time.Minute
+// browserTimeout bounds the browser test's waits: Chromium takes one to
+// two minutes to show a page in the VM without KVM.
+const browserTimeout = 5 * time.Minute
 
 // TestBrowser registers a passkey on the uhid device with headless
 // Chromium at the demo page (`vauth demo --serve`) and signs in with it by
@@ -53,13 +55,23 @@ func TestBrowser(t *testing.T) {
 	demo := exec.CommandContext(ctx, vauthBin, "demo", "--serve", "--addr", "127.0.0.1:0")
 	page := waitForLine(ctx, t, demo, true, demoURL)
 	start := time.Now()
-	browser := exec.CommandContext(ctx, chromium, append(chromiumFlags, "--user-data-dir="+t.TempDir(), page+"/")...)
+	profile, err := os.MkdirTemp("", "vauth-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeAll(profile) }) // after Chromium is gone (cleanups run last first)
+	browser := exec.CommandContext(ctx, chromium, append(chromiumFlags, "--user-data-dir="+profile, "about:blank")...)
 	devtools := waitForLine(ctx, t, browser, false, devtoolsLog)
 	cdp := dialPage(ctx, t, devtools)
 	defer cdp.Close()
-	for last := time.Now(); cdp.evaluate(ctx, t, "typeof register") != "function"; time.Sleep(200 * time.Millisecond) {
-		if time.Since(last) > 10*time.Second {
-			t.Logf("waiting for the page; Chromium shows %s", cdp.evaluate(ctx, t, "location.href + ' ' + document.readyState"))
+	cdp.call(t, "Page.enable", nil)
+	cdp.call(t, "Runtime.enable", nil)
+	// A navigation while the browser still starts up can be lost: ask
+	// again until the page is there.
+	for last := (time.Time{}); cdp.evaluate(ctx, t, "typeof register") != "function"; time.Sleep(200 * time.Millisecond) {
+		if time.Since(last) > 20*time.Second {
+			t.Logf("Chromium shows %s; navigating to the demo page", cdp.evaluate(ctx, t, "location.href + ' ' + document.readyState"))
+			cdp.call(t, "Page.navigate", map[string]any{"url": page + "/"})
 			last = time.Now()
 		}
 	}
@@ -97,11 +109,12 @@ func waitForLine(ctx context.Context, t *testing.T, cmd *exec.Cmd, stdout bool, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Chromium's helpers are its group
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	})
 	found := make(chan string, 1)
@@ -121,6 +134,17 @@ func waitForLine(ctx context.Context, t *testing.T, cmd *exec.Cmd, stdout bool, 
 	case <-ctx.Done():
 		t.Fatalf("%s did not print %s in time", cmd.Path, re)
 		return ""
+	}
+}
+
+// removeAll removes a directory that a dying process may still write to
+// for a moment.
+func removeAll(dir string) {
+	for range 50 {
+		if os.RemoveAll(dir) == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
