@@ -273,19 +273,20 @@ func orDefault(v, def int) int {
 	return v
 }
 
-// CTAP command bytes (CTAP 2.1 §6).
+// CTAP command bytes (CTAP 2.1 §6), named after the commands; exported so
+// that the host side (ctap2/client) sends the numbers this side serves.
 const (
-	cmdMakeCredential              = 0x01
-	cmdGetAssertion                = 0x02
-	cmdGetInfo                     = 0x04
-	cmdClientPIN                   = 0x06
-	cmdReset                       = 0x07
-	cmdGetNextAssertion            = 0x08
-	cmdCredentialManagement        = 0x0A
-	cmdSelection                   = 0x0B
-	cmdLargeBlobs                  = 0x0C
-	cmdConfig                      = 0x0D
-	cmdCredentialManagementPreview = 0x41 // CTAP 2.1-PRE's number
+	CmdMakeCredential              = 0x01
+	CmdGetAssertion                = 0x02
+	CmdGetInfo                     = 0x04
+	CmdClientPIN                   = 0x06
+	CmdReset                       = 0x07
+	CmdGetNextAssertion            = 0x08
+	CmdCredentialManagement        = 0x0A
+	CmdSelection                   = 0x0B
+	CmdLargeBlobs                  = 0x0C
+	CmdConfig                      = 0x0D
+	CmdCredentialManagementPreview = 0x41 // CTAP 2.1-PRE's number
 )
 
 // request is one command as a handler sees it.
@@ -306,17 +307,17 @@ type command struct {
 // commands maps command bytes to their handlers; each lives in the file
 // named after it.
 var commands = map[byte]command{
-	cmdMakeCredential:              {"authenticatorMakeCredential", (*Authenticator).makeCredential},
-	cmdGetAssertion:                {"authenticatorGetAssertion", (*Authenticator).getAssertion},
-	cmdGetInfo:                     {"authenticatorGetInfo", (*Authenticator).getInfo},
-	cmdReset:                       {"authenticatorReset", (*Authenticator).reset},
-	cmdGetNextAssertion:            {"authenticatorGetNextAssertion", (*Authenticator).getNextAssertion},
-	cmdSelection:                   {"authenticatorSelection", (*Authenticator).selection},
-	cmdClientPIN:                   {"authenticatorClientPIN", (*Authenticator).clientPIN},
-	cmdCredentialManagement:        {"authenticatorCredentialManagement", (*Authenticator).credentialManagement},
-	cmdCredentialManagementPreview: {"authenticatorCredentialManagement (preview)", (*Authenticator).credentialManagementPreview},
-	cmdLargeBlobs:                  {"authenticatorLargeBlobs", (*Authenticator).largeBlobs},
-	cmdConfig:                      {"authenticatorConfig", (*Authenticator).config},
+	CmdMakeCredential:              {"authenticatorMakeCredential", (*Authenticator).makeCredential},
+	CmdGetAssertion:                {"authenticatorGetAssertion", (*Authenticator).getAssertion},
+	CmdGetInfo:                     {"authenticatorGetInfo", (*Authenticator).getInfo},
+	CmdReset:                       {"authenticatorReset", (*Authenticator).reset},
+	CmdGetNextAssertion:            {"authenticatorGetNextAssertion", (*Authenticator).getNextAssertion},
+	CmdSelection:                   {"authenticatorSelection", (*Authenticator).selection},
+	CmdClientPIN:                   {"authenticatorClientPIN", (*Authenticator).clientPIN},
+	CmdCredentialManagement:        {"authenticatorCredentialManagement", (*Authenticator).credentialManagement},
+	CmdCredentialManagementPreview: {"authenticatorCredentialManagement (preview)", (*Authenticator).credentialManagementPreview},
+	CmdLargeBlobs:                  {"authenticatorLargeBlobs", (*Authenticator).largeBlobs},
+	CmdConfig:                      {"authenticatorConfig", (*Authenticator).config},
 }
 
 // HandleCBOR answers a CTAPHID_CBOR message: the command byte and its CBOR
@@ -331,12 +332,12 @@ func (a *Authenticator) HandleCBOR(ctx context.Context, req []byte, keepalive hi
 		return []byte{byte(CTAP1ErrInvalidLength)}
 	}
 	cmd := req[0]
-	if cmd != cmdGetNextAssertion {
+	if cmd != CmdGetNextAssertion {
 		// authenticatorGetNextAssertion continues only the command right
 		// before it.
 		a.assertions = nil
 	}
-	if cmd != cmdCredentialManagement && cmd != cmdCredentialManagementPreview {
+	if cmd != CmdCredentialManagement && cmd != CmdCredentialManagementPreview {
 		a.enumeration = nil // so do the enumerations of credential management
 	}
 	c, ok := commands[cmd]

@@ -41,7 +41,7 @@ func TestNew(t *testing.T) {
 		t.Fatalf("clock %T, want SystemClock", a.clock)
 	}
 	// The zero Config (with a keystore) serves; attestation "none".
-	resp := a.HandleCBOR(t.Context(), append([]byte{cmdMakeCredential}, encode(t, makeCredentialParams("example.com", []byte{1}, "a", false))...), nil)
+	resp := a.HandleCBOR(t.Context(), append([]byte{CmdMakeCredential}, encode(t, makeCredentialParams("example.com", []byte{1}, "a", false))...), nil)
 	if Status(resp[0]) != CTAP2ErrOperationDenied {
 		t.Fatalf("makeCredential without Presence: %v", Status(resp[0]))
 	}
@@ -59,10 +59,10 @@ func TestDispatch(t *testing.T) {
 		{"unknown command", []byte{0x55}, CTAP1ErrInvalidCommand},
 		{"vendor command", []byte{0x51}, CTAP1ErrInvalidCommand},
 		{"bioEnrollment not implemented", []byte{0x09, 0xa0}, CTAP1ErrInvalidCommand},
-		{"clientPin without subCommand", []byte{cmdClientPIN, 0xa0}, CTAP2ErrMissingParameter},
-		{"longer than maxMsgSize", append([]byte{cmdGetInfo}, make([]byte, 101)...), CTAP1ErrInvalidLength},
-		{"exactly maxMsgSize", append([]byte{cmdGetInfo}, make([]byte, 100)...), CTAP2OK},
-		{"getInfo ignores parameters", []byte{cmdGetInfo, 0xa0}, CTAP2OK},
+		{"clientPin without subCommand", []byte{CmdClientPIN, 0xa0}, CTAP2ErrMissingParameter},
+		{"longer than maxMsgSize", append([]byte{CmdGetInfo}, make([]byte, 101)...), CTAP1ErrInvalidLength},
+		{"exactly maxMsgSize", append([]byte{CmdGetInfo}, make([]byte, 100)...), CTAP2OK},
+		{"getInfo ignores parameters", []byte{CmdGetInfo, 0xa0}, CTAP2OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := d.a.HandleCBOR(t.Context(), tc.req, nil)
@@ -82,7 +82,7 @@ func TestDispatch(t *testing.T) {
 func TestHandlerPanic(t *testing.T) {
 	d := newTestDevice(t)
 	d.presence.setFunc(func(context.Context) error { panic("prompt exploded") })
-	status, _ := d.call(cmdMakeCredential, makeCredentialParams("example.com", []byte{1}, "alice", false))
+	status, _ := d.call(CmdMakeCredential, makeCredentialParams("example.com", []byte{1}, "alice", false))
 	if status != CTAP1ErrOther {
 		t.Fatalf("%v, want CTAP1_ERR_OTHER", status)
 	}
@@ -100,13 +100,13 @@ func TestHandlerPanic(t *testing.T) {
 func TestConcurrentCommands(t *testing.T) {
 	d := newTestDevice(t)
 	id := d.register(makeCredentialParams("example.com", []byte{1}, "alice", false)).authData.credentialID
-	ga := append([]byte{cmdGetAssertion}, encode(t, getAssertionParams("example.com", id))...)
+	ga := append([]byte{CmdGetAssertion}, encode(t, getAssertionParams("example.com", id))...)
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
 	for i := range 4 {
 		wg.Go(func() {
 			for j := range 10 {
-				req := []byte{cmdGetInfo}
+				req := []byte{CmdGetInfo}
 				if (i+j)%2 == 0 {
 					req = ga
 				}
@@ -128,10 +128,10 @@ func TestConcurrentCommands(t *testing.T) {
 func TestLogging(t *testing.T) {
 	d := newTestDevice(t)
 	d.register(makeCredentialParams("example.com", []byte("u1"), "alice", true))
-	d.call(cmdGetAssertion, getAssertionParams("example.com"))
-	d.call(cmdGetAssertion, getAssertionParams("nobody.example"))
+	d.call(CmdGetAssertion, getAssertionParams("example.com"))
+	d.call(CmdGetAssertion, getAssertionParams("nobody.example"))
 	d.presence.set(ErrDenied)
-	d.call(cmdReset, nil)
+	d.call(CmdReset, nil)
 	d.a.Wink()
 	logs := d.logs.String()
 	for _, want := range []string{

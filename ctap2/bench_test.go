@@ -15,7 +15,7 @@ import (
 func BenchmarkGetAssertion(b *testing.B) {
 	d := newTestDevice(b, func(c *Config) { c.Logger = nil })
 	id := d.register(makeCredentialParams("example.com", []byte{1}, "alice", false)).authData.credentialID
-	req := append([]byte{cmdGetAssertion}, encode(b, getAssertionParams("example.com", id))...)
+	req := append([]byte{CmdGetAssertion}, encode(b, getAssertionParams("example.com", id))...)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -200,8 +200,8 @@ func TestWrongTypes(t *testing.T) {
 		cmd  byte
 		full map[int]any
 	}{
-		{cmdMakeCredential, fullMakeCredential()},
-		{cmdGetAssertion, fullGetAssertion()},
+		{CmdMakeCredential, fullMakeCredential()},
+		{CmdGetAssertion, fullGetAssertion()},
 	} {
 		cases := badTypeCases(tc.full)
 		if len(cases) < 50 {
@@ -239,34 +239,34 @@ func TestMissingParameters(t *testing.T) {
 		cmd    byte
 		params map[int]any
 	}{
-		{"makeCredential clientDataHash", cmdMakeCredential, mc(func(p map[int]any) { delete(p, int(makeCredentialClientDataHash)) })},
-		{"makeCredential rp", cmdMakeCredential, mc(func(p map[int]any) { delete(p, int(makeCredentialRP)) })},
-		{"makeCredential user", cmdMakeCredential, mc(func(p map[int]any) { delete(p, int(makeCredentialUser)) })},
-		{"makeCredential pubKeyCredParams", cmdMakeCredential, mc(func(p map[int]any) { delete(p, int(makeCredentialPubKeyCredParams)) })},
-		{"makeCredential rp.id", cmdMakeCredential, mc(func(p map[int]any) { p[int(makeCredentialRP)] = map[string]any{"name": "x"} })},
-		{"makeCredential user.id", cmdMakeCredential, mc(func(p map[int]any) { p[int(makeCredentialUser)] = map[string]any{"name": "x"} })},
-		{"makeCredential pubKeyCredParams[0].type", cmdMakeCredential, mc(func(p map[int]any) {
+		{"makeCredential clientDataHash", CmdMakeCredential, mc(func(p map[int]any) { delete(p, int(makeCredentialClientDataHash)) })},
+		{"makeCredential rp", CmdMakeCredential, mc(func(p map[int]any) { delete(p, int(makeCredentialRP)) })},
+		{"makeCredential user", CmdMakeCredential, mc(func(p map[int]any) { delete(p, int(makeCredentialUser)) })},
+		{"makeCredential pubKeyCredParams", CmdMakeCredential, mc(func(p map[int]any) { delete(p, int(makeCredentialPubKeyCredParams)) })},
+		{"makeCredential rp.id", CmdMakeCredential, mc(func(p map[int]any) { p[int(makeCredentialRP)] = map[string]any{"name": "x"} })},
+		{"makeCredential user.id", CmdMakeCredential, mc(func(p map[int]any) { p[int(makeCredentialUser)] = map[string]any{"name": "x"} })},
+		{"makeCredential pubKeyCredParams[0].type", CmdMakeCredential, mc(func(p map[int]any) {
 			p[int(makeCredentialPubKeyCredParams)] = []any{map[string]any{"alg": -7}}
 		})},
-		{"makeCredential pubKeyCredParams[0].alg", cmdMakeCredential, mc(func(p map[int]any) {
+		{"makeCredential pubKeyCredParams[0].alg", CmdMakeCredential, mc(func(p map[int]any) {
 			p[int(makeCredentialPubKeyCredParams)] = []any{map[string]any{"type": "public-key"}}
 		})},
-		{"makeCredential excludeList[0].id", cmdMakeCredential, mc(func(p map[int]any) {
+		{"makeCredential excludeList[0].id", CmdMakeCredential, mc(func(p map[int]any) {
 			p[int(makeCredentialExcludeList)] = []any{map[string]any{"type": "public-key"}}
 		})},
-		{"makeCredential excludeList[0].type", cmdMakeCredential, mc(func(p map[int]any) {
+		{"makeCredential excludeList[0].type", CmdMakeCredential, mc(func(p map[int]any) {
 			p[int(makeCredentialExcludeList)] = []any{map[string]any{"id": []byte{1}}}
 		})},
-		{"makeCredential no parameters", cmdMakeCredential, nil},
-		{"getAssertion rpId", cmdGetAssertion, ga(func(p map[int]any) { delete(p, int(getAssertionRPID)) })},
-		{"getAssertion clientDataHash", cmdGetAssertion, ga(func(p map[int]any) { delete(p, int(getAssertionClientDataHash)) })},
-		{"getAssertion allowList[0].id", cmdGetAssertion, ga(func(p map[int]any) {
+		{"makeCredential no parameters", CmdMakeCredential, nil},
+		{"getAssertion rpId", CmdGetAssertion, ga(func(p map[int]any) { delete(p, int(getAssertionRPID)) })},
+		{"getAssertion clientDataHash", CmdGetAssertion, ga(func(p map[int]any) { delete(p, int(getAssertionClientDataHash)) })},
+		{"getAssertion allowList[0].id", CmdGetAssertion, ga(func(p map[int]any) {
 			p[int(getAssertionAllowList)] = []any{map[string]any{"type": "public-key"}}
 		})},
-		{"getAssertion allowList[0].type", cmdGetAssertion, ga(func(p map[int]any) {
+		{"getAssertion allowList[0].type", CmdGetAssertion, ga(func(p map[int]any) {
 			p[int(getAssertionAllowList)] = []any{map[string]any{"id": []byte{1}}}
 		})},
-		{"getAssertion no parameters", cmdGetAssertion, nil},
+		{"getAssertion no parameters", CmdGetAssertion, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var status Status
@@ -312,46 +312,46 @@ func TestMalformedCBOR(t *testing.T) {
 		params []byte
 		want   Status
 	}{
-		{"not CBOR", cmdMakeCredential, []byte{0xff}, CTAP2ErrInvalidCBOR},
-		{"truncated", cmdMakeCredential, valid[:len(valid)-1], CTAP2ErrInvalidCBOR},
-		{"trailing bytes", cmdMakeCredential, append(slices.Clone(valid), 0x00), CTAP2ErrInvalidCBOR},
-		{"two maps", cmdGetAssertion, append(encode(t, getAssertionParams("a")), 0xa0), CTAP2ErrInvalidCBOR},
-		{"array", cmdMakeCredential, encode(t, []any{1, 2}), CTAP2ErrCBORUnexpectedType},
-		{"unsigned", cmdMakeCredential, []byte{0x01}, CTAP2ErrCBORUnexpectedType},
-		{"negative", cmdMakeCredential, []byte{0x20}, CTAP2ErrCBORUnexpectedType},
-		{"bytes", cmdGetAssertion, []byte{0x41, 0x00}, CTAP2ErrCBORUnexpectedType},
-		{"text", cmdGetAssertion, []byte{0x61, 'a'}, CTAP2ErrCBORUnexpectedType},
-		{"true", cmdGetAssertion, []byte{0xf5}, CTAP2ErrCBORUnexpectedType},
-		{"null", cmdGetAssertion, []byte{0xf6}, CTAP2ErrCBORUnexpectedType},
-		{"duplicate key", cmdGetAssertion, []byte{0xa2, 0x01, 0x61, 'a', 0x01, 0x61, 'b'}, CTAP2ErrInvalidCBOR},
-		{"indefinite-length map", cmdGetAssertion, []byte{0xbf, 0x01, 0x61, 'a', 0xff}, CTAP2ErrInvalidCBOR},
-		{"indefinite-length byte string", cmdGetAssertion, []byte{0xa2, 0x01, 0x61, 'a', 0x02, 0x5f, 0x41, 0x00, 0xff}, CTAP2ErrInvalidCBOR},
-		{"tag", cmdGetAssertion, []byte{0xc0, 0xa0}, CTAP2ErrInvalidCBOR},
-		{"nested five deep", cmdMakeCredential, withParam(int(makeCredentialExcludeList), []any{
+		{"not CBOR", CmdMakeCredential, []byte{0xff}, CTAP2ErrInvalidCBOR},
+		{"truncated", CmdMakeCredential, valid[:len(valid)-1], CTAP2ErrInvalidCBOR},
+		{"trailing bytes", CmdMakeCredential, append(slices.Clone(valid), 0x00), CTAP2ErrInvalidCBOR},
+		{"two maps", CmdGetAssertion, append(encode(t, getAssertionParams("a")), 0xa0), CTAP2ErrInvalidCBOR},
+		{"array", CmdMakeCredential, encode(t, []any{1, 2}), CTAP2ErrCBORUnexpectedType},
+		{"unsigned", CmdMakeCredential, []byte{0x01}, CTAP2ErrCBORUnexpectedType},
+		{"negative", CmdMakeCredential, []byte{0x20}, CTAP2ErrCBORUnexpectedType},
+		{"bytes", CmdGetAssertion, []byte{0x41, 0x00}, CTAP2ErrCBORUnexpectedType},
+		{"text", CmdGetAssertion, []byte{0x61, 'a'}, CTAP2ErrCBORUnexpectedType},
+		{"true", CmdGetAssertion, []byte{0xf5}, CTAP2ErrCBORUnexpectedType},
+		{"null", CmdGetAssertion, []byte{0xf6}, CTAP2ErrCBORUnexpectedType},
+		{"duplicate key", CmdGetAssertion, []byte{0xa2, 0x01, 0x61, 'a', 0x01, 0x61, 'b'}, CTAP2ErrInvalidCBOR},
+		{"indefinite-length map", CmdGetAssertion, []byte{0xbf, 0x01, 0x61, 'a', 0xff}, CTAP2ErrInvalidCBOR},
+		{"indefinite-length byte string", CmdGetAssertion, []byte{0xa2, 0x01, 0x61, 'a', 0x02, 0x5f, 0x41, 0x00, 0xff}, CTAP2ErrInvalidCBOR},
+		{"tag", CmdGetAssertion, []byte{0xc0, 0xa0}, CTAP2ErrInvalidCBOR},
+		{"nested five deep", CmdMakeCredential, withParam(int(makeCredentialExcludeList), []any{
 			map[string]any{"type": "public-key", "id": []byte{1}, "transports": []any{"usb", []any{42}}},
 		}), CTAP2ErrInvalidCBOR},
-		{"huge array header", cmdMakeCredential, []byte{0xa1, 0x04, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, CTAP2ErrInvalidCBOR},
-		{"huge map header", cmdMakeCredential, []byte{0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, CTAP2ErrInvalidCBOR},
-		{"huge byte string header", cmdMakeCredential, []byte{0xa1, 0x01, 0x5b, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00}, CTAP2ErrInvalidCBOR},
-		{"array of 2000 elements", cmdMakeCredential, withParam(int(makeCredentialExcludeList), manyInts), CTAP2ErrInvalidCBOR},
-		{"excludeList longer than maxCredentialCountInList", cmdMakeCredential, withParam(int(makeCredentialExcludeList), longExcludeList), CTAP2ErrLimitExceeded},
-		{"invalid UTF-8", cmdMakeCredential, badUTF8, CTAP2ErrInvalidCBOR},
-		{"alg out of int64 range", cmdMakeCredential, withParam(int(makeCredentialPubKeyCredParams), []any{
+		{"huge array header", CmdMakeCredential, []byte{0xa1, 0x04, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, CTAP2ErrInvalidCBOR},
+		{"huge map header", CmdMakeCredential, []byte{0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, CTAP2ErrInvalidCBOR},
+		{"huge byte string header", CmdMakeCredential, []byte{0xa1, 0x01, 0x5b, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00}, CTAP2ErrInvalidCBOR},
+		{"array of 2000 elements", CmdMakeCredential, withParam(int(makeCredentialExcludeList), manyInts), CTAP2ErrInvalidCBOR},
+		{"excludeList longer than maxCredentialCountInList", CmdMakeCredential, withParam(int(makeCredentialExcludeList), longExcludeList), CTAP2ErrLimitExceeded},
+		{"invalid UTF-8", CmdMakeCredential, badUTF8, CTAP2ErrInvalidCBOR},
+		{"alg out of int64 range", CmdMakeCredential, withParam(int(makeCredentialPubKeyCredParams), []any{
 			map[string]any{"type": "public-key", "alg": uint64(1) << 63},
 		}), CTAP2ErrCBORUnexpectedType},
-		{"negative pinUvAuthProtocol", cmdMakeCredential, withParam(int(makeCredentialPinUvAuthProtocol), -1), CTAP2ErrCBORUnexpectedType},
-		{"transports element not text", cmdMakeCredential, withParam(int(makeCredentialExcludeList), []any{
+		{"negative pinUvAuthProtocol", CmdMakeCredential, withParam(int(makeCredentialPinUvAuthProtocol), -1), CTAP2ErrCBORUnexpectedType},
+		{"transports element not text", CmdMakeCredential, withParam(int(makeCredentialExcludeList), []any{
 			map[string]any{"type": "public-key", "id": []byte{1}, "transports": []any{"usb", 42}},
 		}), CTAP2ErrCBORUnexpectedType},
-		{"array as map key", cmdMakeCredential, []byte{0xa1, 0x81, 0x01, 0x01}, CTAP2ErrCBORUnexpectedType},
-		{"byte string as map key", cmdMakeCredential, []byte{0xa1, 0x41, 0x01, 0x01}, CTAP2ErrCBORUnexpectedType},
-		{"same key twice, encoded differently", cmdGetAssertion, []byte{0xa2, 0x01, 0x61, 'a', 0x18, 0x01, 0x61, 'b'}, CTAP2ErrInvalidCBOR},
-		{"same text key twice", cmdMakeCredential, withParam(int(makeCredentialRP), cborRaw{0xa2, 0x62, 'i', 'd', 0x61, 'a', 0x62, 'i', 'd', 0x61, 'b'}), CTAP2ErrInvalidCBOR},
-		{"nested tag", cmdMakeCredential, []byte{0xa1, 0x05, 0x81, 0xc2, 0x41, 0x01}, CTAP2ErrInvalidCBOR},
-		{"float alg", cmdMakeCredential, withParam(int(makeCredentialPubKeyCredParams), []any{
+		{"array as map key", CmdMakeCredential, []byte{0xa1, 0x81, 0x01, 0x01}, CTAP2ErrCBORUnexpectedType},
+		{"byte string as map key", CmdMakeCredential, []byte{0xa1, 0x41, 0x01, 0x01}, CTAP2ErrCBORUnexpectedType},
+		{"same key twice, encoded differently", CmdGetAssertion, []byte{0xa2, 0x01, 0x61, 'a', 0x18, 0x01, 0x61, 'b'}, CTAP2ErrInvalidCBOR},
+		{"same text key twice", CmdMakeCredential, withParam(int(makeCredentialRP), cborRaw{0xa2, 0x62, 'i', 'd', 0x61, 'a', 0x62, 'i', 'd', 0x61, 'b'}), CTAP2ErrInvalidCBOR},
+		{"nested tag", CmdMakeCredential, []byte{0xa1, 0x05, 0x81, 0xc2, 0x41, 0x01}, CTAP2ErrInvalidCBOR},
+		{"float alg", CmdMakeCredential, withParam(int(makeCredentialPubKeyCredParams), []any{
 			map[string]any{"type": "public-key", "alg": -7.0},
 		}), CTAP2ErrCBORUnexpectedType},
-		{"too long for maxMsgSize", cmdMakeCredential, withParam(int(makeCredentialExtensions), map[string]any{"x": bytes.Repeat([]byte{1}, DefaultMaxMsgSize)}), CTAP1ErrInvalidLength},
+		{"too long for maxMsgSize", CmdMakeCredential, withParam(int(makeCredentialExtensions), map[string]any{"x": bytes.Repeat([]byte{1}, DefaultMaxMsgSize)}), CTAP1ErrInvalidLength},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, _ := d.callRaw(t.Context(), tc.cmd, tc.params)
@@ -383,13 +383,13 @@ func TestUnknownKeysIgnored(t *testing.T) {
 	ga := getAssertionParams("example.com", reg.authData.credentialID)
 	ga[42] = map[int]any{1: 2}
 	ga[int(getAssertionOptions)] = map[string]any{"future": true}
-	status, _ := d.call(cmdGetAssertion, ga)
+	status, _ := d.call(CmdGetAssertion, ga)
 	if status != CTAP2OK {
 		t.Fatalf("getAssertion with unknown keys: %v", status)
 	}
 	// A text key at the top level is not a parameter either.
 	raw := encode(t, map[any]any{"text key": 1, uint64(getAssertionRPID): "example.com", uint64(getAssertionClientDataHash): clientDataHash})
-	if status, _ := d.callRaw(t.Context(), cmdGetAssertion, raw); status != CTAP2OK {
+	if status, _ := d.callRaw(t.Context(), CmdGetAssertion, raw); status != CTAP2OK {
 		t.Fatalf("getAssertion with a text key: %v", status)
 	}
 }

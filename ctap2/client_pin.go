@@ -31,16 +31,17 @@ const (
 	clientPINRespUVRetries       = 0x05
 )
 
-// authenticatorClientPIN subcommands.
+// authenticatorClientPIN subcommands (CTAP 2.1 §6.5.5), shared with the
+// host side (ctap2/client).
 const (
-	subCmdGetPINRetries                            = 0x01
-	subCmdGetKeyAgreement                          = 0x02
-	subCmdSetPIN                                   = 0x03
-	subCmdChangePIN                                = 0x04
-	subCmdGetPinToken                              = 0x05
-	subCmdGetPinUvAuthTokenUsingUvWithPermissions  = 0x06
-	subCmdGetUVRetries                             = 0x07
-	subCmdGetPinUvAuthTokenUsingPinWithPermissions = 0x09
+	SubCmdGetPINRetries                            = 0x01
+	SubCmdGetKeyAgreement                          = 0x02
+	SubCmdSetPIN                                   = 0x03
+	SubCmdChangePIN                                = 0x04
+	SubCmdGetPinToken                              = 0x05
+	SubCmdGetPinUvAuthTokenUsingUvWithPermissions  = 0x06
+	SubCmdGetUVRetries                             = 0x07
+	SubCmdGetPinUvAuthTokenUsingPinWithPermissions = 0x09
 )
 
 // permissionsKnown are the pinUvAuthToken permissions CTAP 2.1 defines;
@@ -138,30 +139,30 @@ func (a *Authenticator) clientPIN(r *request) (any, error) {
 		return nil, err
 	}
 	switch req.subCommand {
-	case subCmdGetPINRetries:
+	case SubCmdGetPINRetries:
 		return map[int]any{
 			clientPINRespPinRetries:      a.pin.PINRetries,
 			clientPINRespPowerCycleState: a.pinMismatches >= pinuv.MaxConsecutivePINMismatches,
 		}, nil
-	case subCmdGetKeyAgreement:
+	case SubCmdGetKeyAgreement:
 		return a.getKeyAgreement(req)
-	case subCmdSetPIN:
+	case SubCmdSetPIN:
 		err := a.setPIN(req)
 		a.logOutcome("set PIN", err)
 		return nil, err
-	case subCmdChangePIN:
+	case SubCmdChangePIN:
 		err := a.changePIN(req)
 		a.logOutcome("change PIN", err, "pinRetries", a.pin.PINRetries)
 		return nil, err
-	case subCmdGetPinToken, subCmdGetPinUvAuthTokenUsingPinWithPermissions:
+	case SubCmdGetPinToken, SubCmdGetPinUvAuthTokenUsingPinWithPermissions:
 		resp, err := a.getPinUvAuthTokenUsingPIN(req)
 		a.logOutcome("PIN verification", err, "pinRetries", a.pin.PINRetries)
 		return resp, err
-	case subCmdGetPinUvAuthTokenUsingUvWithPermissions, subCmdGetUVRetries:
+	case SubCmdGetPinUvAuthTokenUsingUvWithPermissions, SubCmdGetUVRetries:
 		if a.uv == nil {
 			return nil, statusErrorf(CTAP2ErrInvalidSubcommand, "no built-in user verification method")
 		}
-		if req.subCommand == subCmdGetUVRetries {
+		if req.subCommand == SubCmdGetUVRetries {
 			return map[int]any{clientPINRespUVRetries: a.pin.UVRetries}, nil
 		}
 		resp, err := a.getPinUvAuthTokenUsingUV(r, req)
@@ -354,7 +355,7 @@ func (a *Authenticator) changePIN(req *clientPINRequest) error {
 // (§6.5.5.7.2): a fresh pinUvAuthToken, encrypted for the platform, in
 // exchange for the PIN.
 func (a *Authenticator) getPinUvAuthTokenUsingPIN(req *clientPINRequest) (any, error) {
-	legacy := req.subCommand == subCmdGetPinToken
+	legacy := req.subCommand == SubCmdGetPinToken
 	if err := requireParams(
 		required{"pinUvAuthProtocol", req.protocol != nil}, required{"keyAgreement", req.keyAgreement != nil},
 		required{"pinHashEnc", req.pinHashEnc != nil}, required{"permissions", legacy || req.permissions != nil},

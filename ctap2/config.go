@@ -22,17 +22,18 @@ const (
 	setMinPINLengthForceChangePin    paramKey = 0x03
 )
 
-// authenticatorConfig subcommands.
+// authenticatorConfig subcommands (CTAP 2.1 §6.11), shared with the host
+// side (ctap2/client).
 const (
-	subCmdEnableEnterpriseAttestation = 0x01
-	subCmdToggleAlwaysUv              = 0x02
-	subCmdSetMinPINLength             = 0x03
+	SubCmdEnableEnterpriseAttestation = 0x01
+	SubCmdToggleAlwaysUv              = 0x02
+	SubCmdSetMinPINLength             = 0x03
 )
 
 // configMessagePrefix starts the message that authenticatorConfig's
 // pinUvAuthParam authenticates: 32 bytes 0xff, then the command byte; the
 // subcommand and subCommandParams follow.
-var configMessagePrefix = append(bytes.Repeat([]byte{0xff}, 32), cmdConfig)
+var configMessagePrefix = append(bytes.Repeat([]byte{0xff}, 32), CmdConfig)
 
 // setMinPINLengthParams are setMinPINLength's subCommandParams; absent
 // ones are nil.
@@ -80,12 +81,12 @@ func (a *Authenticator) config(r *request) (any, error) {
 	}
 	var minPIN setMinPINLengthParams
 	switch subCommand {
-	case subCmdEnableEnterpriseAttestation:
+	case SubCmdEnableEnterpriseAttestation:
 		if !a.enterpriseAttestation {
 			return nil, statusErrorf(CTAP1ErrInvalidParameter, "this authenticator is not enterprise attestation capable")
 		}
-	case subCmdToggleAlwaysUv:
-	case subCmdSetMinPINLength:
+	case SubCmdToggleAlwaysUv:
+	case SubCmdSetMinPINLength:
 		if minPIN, err = decodeSetMinPINLength(sub); err != nil {
 			return nil, err
 		}
@@ -94,16 +95,16 @@ func (a *Authenticator) config(r *request) (any, error) {
 	}
 	// toggleAlwaysUv can always turn alwaysUv off again on an authenticator
 	// nobody can verify the user on.
-	if a.protectedByUV() || (a.pin.AlwaysUV && subCommand != subCmdToggleAlwaysUv) {
+	if a.protectedByUV() || (a.pin.AlwaysUV && subCommand != SubCmdToggleAlwaysUv) {
 		if err := a.checkConfigToken(auth, subCommand, rawParams); err != nil {
 			return nil, err
 		}
 	}
 	switch subCommand {
-	case subCmdEnableEnterpriseAttestation:
+	case SubCmdEnableEnterpriseAttestation:
 		err = a.updatePINState(func(s *pinState) { s.EnterpriseAttestation = true })
 		a.logOutcome("enterprise attestation enabled", err)
-	case subCmdToggleAlwaysUv:
+	case SubCmdToggleAlwaysUv:
 		err = a.updatePINState(func(s *pinState) { s.AlwaysUV = !s.AlwaysUV })
 		a.logOutcome("alwaysUv toggled", err, "alwaysUv", a.pin.AlwaysUV)
 	default:

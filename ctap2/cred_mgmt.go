@@ -44,15 +44,16 @@ const (
 	credMgmtRespLargeBlobKey                                 = 0x0B
 )
 
-// authenticatorCredentialManagement subcommands.
+// authenticatorCredentialManagement subcommands (CTAP 2.1 §6.8), shared
+// with the host side (ctap2/client).
 const (
-	subCmdGetCredsMetadata                      = 0x01
-	subCmdEnumerateRPsBegin                     = 0x02
-	subCmdEnumerateRPsGetNextRP                 = 0x03
-	subCmdEnumerateCredentialsBegin             = 0x04
-	subCmdEnumerateCredentialsGetNextCredential = 0x05
-	subCmdDeleteCredential                      = 0x06
-	subCmdUpdateUserInformation                 = 0x07
+	SubCmdGetCredsMetadata                      = 0x01
+	SubCmdEnumerateRPsBegin                     = 0x02
+	SubCmdEnumerateRPsGetNextRP                 = 0x03
+	SubCmdEnumerateCredentialsBegin             = 0x04
+	SubCmdEnumerateCredentialsGetNextCredential = 0x05
+	SubCmdDeleteCredential                      = 0x06
+	SubCmdUpdateUserInformation                 = 0x07
 )
 
 // enumeration is an enumerateRPsBegin or enumerateCredentialsBegin in
@@ -135,21 +136,21 @@ func (a *Authenticator) doCredentialManagement(r *request, preview bool) (any, e
 	enum := a.enumeration
 	a.enumeration = nil
 	switch req.subCommand {
-	case subCmdEnumerateRPsGetNextRP, subCmdEnumerateCredentialsGetNextCredential:
+	case SubCmdEnumerateRPsGetNextRP, SubCmdEnumerateCredentialsGetNextCredential:
 		if enum == nil || enum.next != req.subCommand {
 			return nil, statusErrorf(CTAP2ErrNotAllowed, "subcommand 0x%02x continues no enumeration", req.subCommand)
 		}
 		return a.enumerate(enum, req.subCommand, 0)
-	case subCmdGetCredsMetadata, subCmdEnumerateRPsBegin:
-	case subCmdEnumerateCredentialsBegin:
+	case SubCmdGetCredsMetadata, SubCmdEnumerateRPsBegin:
+	case SubCmdEnumerateCredentialsBegin:
 		if req.rpIDHash == nil {
 			return nil, statusErrorf(CTAP2ErrMissingParameter, "rpIDHash is missing")
 		}
-	case subCmdDeleteCredential, subCmdUpdateUserInformation:
+	case SubCmdDeleteCredential, SubCmdUpdateUserInformation:
 		if req.credentialID == nil {
 			return nil, statusErrorf(CTAP2ErrMissingParameter, "credentialID is missing")
 		}
-		if req.subCommand == subCmdUpdateUserInformation && req.user == nil {
+		if req.subCommand == SubCmdUpdateUserInformation && req.user == nil {
 			return nil, statusErrorf(CTAP2ErrMissingParameter, "user is missing")
 		}
 	default:
@@ -159,7 +160,7 @@ func (a *Authenticator) doCredentialManagement(r *request, preview bool) (any, e
 		return nil, err
 	}
 	switch req.subCommand {
-	case subCmdGetCredsMetadata:
+	case SubCmdGetCredsMetadata:
 		if err := a.checkNoPermissionsRPID(); err != nil {
 			return nil, err
 		}
@@ -171,14 +172,14 @@ func (a *Authenticator) doCredentialManagement(r *request, preview bool) (any, e
 			credMgmtRespExistingResidentCredentialsCount:             n,
 			credMgmtRespMaxPossibleRemainingResidentCredentialsCount: max(a.maxDiscoverable-n, 0),
 		}, nil
-	case subCmdEnumerateRPsBegin:
+	case SubCmdEnumerateRPsBegin:
 		if err := a.checkNoPermissionsRPID(); err != nil {
 			return nil, err
 		}
 		return a.enumerateRPsBegin()
-	case subCmdEnumerateCredentialsBegin:
+	case SubCmdEnumerateCredentialsBegin:
 		return a.enumerateCredentialsBegin(req.rpIDHash)
-	case subCmdDeleteCredential:
+	case SubCmdDeleteCredential:
 		c, err := a.managedCredential(*req.credentialID)
 		if err == nil {
 			if err = a.keystore.Delete(c.ID); err != nil {
@@ -190,7 +191,7 @@ func (a *Authenticator) doCredentialManagement(r *request, preview bool) (any, e
 			a.observe(EventDeleted, c.RPID, c.User, c, nil)
 		}
 		return nil, err
-	default: // subCmdUpdateUserInformation
+	default: // SubCmdUpdateUserInformation
 		c, err := a.managedCredential(*req.credentialID)
 		if err == nil {
 			err = a.updateUser(c, *req.user)
@@ -256,7 +257,7 @@ func (a *Authenticator) enumerateRPsBegin() (any, error) {
 	if len(rps) == 0 {
 		return nil, statusErrorf(CTAP2ErrNoCredentials, "no discoverable credentials")
 	}
-	return a.enumerate(&enumeration{next: subCmdEnumerateRPsGetNextRP, items: rps}, subCmdEnumerateRPsGetNextRP, len(rps))
+	return a.enumerate(&enumeration{next: SubCmdEnumerateRPsGetNextRP, items: rps}, SubCmdEnumerateRPsGetNextRP, len(rps))
 }
 
 // discoverableRPs is the newest discoverable credential of each RP, newest
@@ -301,7 +302,7 @@ func (a *Authenticator) enumerateCredentialsBegin(rpIDHash []byte) (any, error) 
 	if len(creds) == 0 {
 		return nil, statusErrorf(CTAP2ErrNoCredentials, "no discoverable credentials for rpIDHash %x", rpIDHash)
 	}
-	return a.enumerate(&enumeration{next: subCmdEnumerateCredentialsGetNextCredential, items: creds}, subCmdEnumerateCredentialsGetNextCredential, len(creds))
+	return a.enumerate(&enumeration{next: SubCmdEnumerateCredentialsGetNextCredential, items: creds}, SubCmdEnumerateCredentialsGetNextCredential, len(creds))
 }
 
 // enumerate returns the next item of e, with total (totalRPs or
@@ -310,7 +311,7 @@ func (a *Authenticator) enumerateCredentialsBegin(rpIDHash []byte) (any, error) 
 func (a *Authenticator) enumerate(e *enumeration, kind uint64, total int) (map[int]any, error) {
 	c := e.items[0]
 	var resp map[int]any
-	if kind == subCmdEnumerateRPsGetNextRP {
+	if kind == SubCmdEnumerateRPsGetNextRP {
 		resp = map[int]any{
 			credMgmtRespRP:       rpEntityResponse{ID: c.RPID},
 			credMgmtRespRPIDHash: c.RPIDHash[:],

@@ -35,7 +35,7 @@ func TestObserver(t *testing.T) {
 	log := &eventLog{}
 	d := newTestDevice(t, func(c *Config) { c.Observer = log.observe })
 	reg := d.register(makeCredentialParams("example.com", []byte("alice"), "alice", true))
-	status, resp := d.call(cmdGetAssertion, getAssertionParams("example.com"))
+	status, resp := d.call(CmdGetAssertion, getAssertionParams("example.com"))
 	if status != CTAP2OK {
 		t.Fatal(status)
 	}
@@ -43,7 +43,7 @@ func TestObserver(t *testing.T) {
 	if err := d.a.DeleteCredential(reg.authData.credentialID); err != nil {
 		t.Fatal(err)
 	}
-	if status, _ := d.call(cmdReset, nil); status != CTAP2OK {
+	if status, _ := d.call(CmdReset, nil); status != CTAP2OK {
 		t.Fatal(status)
 	}
 	events := log.take()
@@ -69,7 +69,7 @@ func TestObserver(t *testing.T) {
 		t.Errorf("registered event %+v", e)
 	}
 	// Failures are no events.
-	if status, _ := d.call(cmdGetAssertion, getAssertionParams("example.com")); status != CTAP2ErrNoCredentials {
+	if status, _ := d.call(CmdGetAssertion, getAssertionParams("example.com")); status != CTAP2ErrNoCredentials {
 		t.Fatal(status)
 	}
 	if err := d.a.DeleteCredential([]byte("nope")); err == nil {
@@ -88,7 +88,7 @@ func TestFaults(t *testing.T) {
 	pub := reg.authData.publicKey.(*ecdsa.PublicKey)
 	assert := func() (Status, assertion) {
 		t.Helper()
-		status, resp := d.call(cmdGetAssertion, getAssertionParams("example.com"))
+		status, resp := d.call(CmdGetAssertion, getAssertionParams("example.com"))
 		if status != CTAP2OK {
 			return status, assertion{}
 		}
@@ -113,8 +113,8 @@ func TestFaults(t *testing.T) {
 	if _, as := assert(); as.authData.flags&flagUP == 0 {
 		t.Error("UP still clear after ClearUP struck")
 	}
-	faults.Set(FaultSettings{Status: CTAP2ErrOperationDenied, StatusCommand: cmdGetAssertion})
-	if status, _ := d.call(cmdGetInfo, nil); status != CTAP2OK {
+	faults.Set(FaultSettings{Status: CTAP2ErrOperationDenied, StatusCommand: CmdGetAssertion})
+	if status, _ := d.call(CmdGetInfo, nil); status != CTAP2OK {
 		t.Errorf("getInfo answered %v, the fault waits for getAssertion", status)
 	}
 	if status, _ := assert(); status != CTAP2ErrOperationDenied {
@@ -138,12 +138,12 @@ func TestFaults(t *testing.T) {
 
 	faults.Set(FaultSettings{Delay: 100 * time.Millisecond})
 	start := time.Now()
-	if status, _ := d.call(cmdGetInfo, nil); status != CTAP2OK || time.Since(start) < 100*time.Millisecond {
+	if status, _ := d.call(CmdGetInfo, nil); status != CTAP2OK || time.Since(start) < 100*time.Millisecond {
 		t.Errorf("getInfo with a delay: %v after %v", status, time.Since(start))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if status, _ := d.callRaw(ctx, cmdGetInfo, nil); status != CTAP2ErrKeepaliveCancel {
+	if status, _ := d.callRaw(ctx, CmdGetInfo, nil); status != CTAP2ErrKeepaliveCancel {
 		t.Errorf("cancelled in the delay: %v, want CTAP2_ERR_KEEPALIVE_CANCEL", status)
 	}
 }
@@ -156,14 +156,14 @@ func TestStatusAndCommandNames(t *testing.T) {
 		t.Error("ParseStatus accepted a made-up name")
 	}
 	for _, name := range []string{"makeCredential", "authenticatorMakeCredential", "MAKECREDENTIAL"} {
-		if b, ok := CommandByName(name); !ok || b != cmdMakeCredential {
+		if b, ok := CommandByName(name); !ok || b != CmdMakeCredential {
 			t.Errorf("CommandByName(%q) = %#x, %v", name, b, ok)
 		}
 	}
 	if _, ok := CommandByName("frobnicate"); ok {
 		t.Error("CommandByName accepted a made-up command")
 	}
-	if CommandName(cmdGetAssertion) != "authenticatorGetAssertion" || CommandName(0x55) != "0x55" {
-		t.Errorf("CommandName: %q, %q", CommandName(cmdGetAssertion), CommandName(0x55))
+	if CommandName(CmdGetAssertion) != "authenticatorGetAssertion" || CommandName(0x55) != "0x55" {
+		t.Errorf("CommandName: %q, %q", CommandName(CmdGetAssertion), CommandName(0x55))
 	}
 }

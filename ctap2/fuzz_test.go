@@ -26,33 +26,33 @@ func FuzzHandleCBOR(f *testing.F) {
 	}
 	d.clock.Advance(time.Minute) // past the reset window: keep the credentials
 
-	f.Add(byte(cmdGetAssertion), encode(f, getAssertionParams("example.com", plain)))
+	f.Add(byte(CmdGetAssertion), encode(f, getAssertionParams("example.com", plain)))
 	silent := getAssertionParams("example.com", []byte("unknown"), plain)
 	silent[int(getAssertionOptions)] = map[string]any{"up": false}
-	f.Add(byte(cmdGetAssertion), encode(f, silent))
+	f.Add(byte(CmdGetAssertion), encode(f, silent))
 	excluded := makeCredentialParams("example.com", []byte("carol"), "carol", true)
 	excluded[int(makeCredentialExcludeList)] = []any{map[string]any{"type": "public-key", "id": plain}}
-	f.Add(byte(cmdMakeCredential), encode(f, excluded))
+	f.Add(byte(CmdMakeCredential), encode(f, excluded))
 	// PIN/UV, credential management and config requests.
-	f.Add(byte(cmdClientPIN), encode(f, map[int]any{int(clientPINPinUvAuthProtocol): 2, int(clientPINSubCommand): subCmdGetKeyAgreement}))
-	f.Add(byte(cmdClientPIN), encode(f, map[int]any{int(clientPINSubCommand): subCmdGetPINRetries}))
+	f.Add(byte(CmdClientPIN), encode(f, map[int]any{int(clientPINPinUvAuthProtocol): 2, int(clientPINSubCommand): SubCmdGetKeyAgreement}))
+	f.Add(byte(CmdClientPIN), encode(f, map[int]any{int(clientPINSubCommand): SubCmdGetPINRetries}))
 	key := d.a.protocols[0].GetPublicKey()
-	f.Add(byte(cmdClientPIN), encode(f, map[int]any{
-		int(clientPINPinUvAuthProtocol): 1, int(clientPINSubCommand): subCmdGetPinUvAuthTokenUsingPinWithPermissions,
+	f.Add(byte(CmdClientPIN), encode(f, map[int]any{
+		int(clientPINPinUvAuthProtocol): 1, int(clientPINSubCommand): SubCmdGetPinUvAuthTokenUsingPinWithPermissions,
 		int(clientPINKeyAgreement): key, int(clientPINPinHashEnc): make([]byte, 16), int(clientPINPermissions): 3, int(clientPINRPID): "example.com",
 	}))
-	f.Add(byte(cmdCredentialManagement), encode(f, map[int]any{
-		int(credMgmtSubCommand): subCmdEnumerateCredentialsBegin, int(credMgmtSubCommandParams): map[int]any{int(credMgmtParamRPIDHash): make([]byte, 32)},
+	f.Add(byte(CmdCredentialManagement), encode(f, map[int]any{
+		int(credMgmtSubCommand): SubCmdEnumerateCredentialsBegin, int(credMgmtSubCommandParams): map[int]any{int(credMgmtParamRPIDHash): make([]byte, 32)},
 		int(credMgmtPinUvAuthProtocol): 2, int(credMgmtPinUvAuthParam): make([]byte, 32),
 	}))
-	f.Add(byte(cmdConfig), encode(f, map[int]any{
-		int(configSubCommand): subCmdSetMinPINLength, int(configSubCommandParams): map[int]any{int(setMinPINLengthNewMinPINLength): 6, int(setMinPINLengthMinPinLengthRPIDs): []string{"example.com"}},
+	f.Add(byte(CmdConfig), encode(f, map[int]any{
+		int(configSubCommand): SubCmdSetMinPINLength, int(configSubCommandParams): map[int]any{int(setMinPINLengthNewMinPINLength): 6, int(setMinPINLengthMinPinLengthRPIDs): []string{"example.com"}},
 	}))
 
-	getAssertion := append([]byte{cmdGetAssertion}, encode(f, getAssertionParams("example.com"))...)
+	getAssertion := append([]byte{CmdGetAssertion}, encode(f, getAssertionParams("example.com"))...)
 	f.Fuzz(func(t *testing.T, cmd byte, params []byte) {
 		ctx := context.Background()
-		if cmd == cmdGetNextAssertion {
+		if cmd == CmdGetNextAssertion {
 			// Something to continue: the RP has two discoverable credentials.
 			d.a.HandleCBOR(ctx, getAssertion, nil)
 		}
@@ -70,7 +70,7 @@ func FuzzHandleCBOR(f *testing.F) {
 				t.Fatalf("response is not CBOR: %v", err)
 			}
 		}
-		if info := d.a.HandleCBOR(ctx, []byte{cmdGetInfo}, nil); Status(info[0]) != CTAP2OK {
+		if info := d.a.HandleCBOR(ctx, []byte{CmdGetInfo}, nil); Status(info[0]) != CTAP2OK {
 			t.Fatalf("getInfo after command 0x%02x: %v", cmd, Status(info[0]))
 		}
 	})

@@ -36,7 +36,7 @@ func TestAllowList(t *testing.T) {
 		{"empty ID", [][]byte{{}}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			status, resp := d.call(cmdGetAssertion, getAssertionParams("example.com", tc.ids...))
+			status, resp := d.call(CmdGetAssertion, getAssertionParams("example.com", tc.ids...))
 			if tc.want == nil {
 				if status != CTAP2ErrNoCredentials {
 					t.Fatalf("%v, want CTAP2_ERR_NO_CREDENTIALS", status)
@@ -60,7 +60,7 @@ func TestAllowList(t *testing.T) {
 			if asked := d.presence.asked(); len(asked) != 1 || asked[0].Op != "getAssertion" || asked[0].RPID != "example.com" {
 				t.Fatalf("presence asked %+v", asked)
 			}
-			if status, _ := d.call(cmdGetNextAssertion, nil); status != CTAP2ErrNotAllowed {
+			if status, _ := d.call(CmdGetNextAssertion, nil); status != CTAP2ErrNotAllowed {
 				t.Fatalf("getNextAssertion after an allowList: %v", status)
 			}
 		})
@@ -69,7 +69,7 @@ func TestAllowList(t *testing.T) {
 	t.Run("only unknown types", func(t *testing.T) {
 		p := getAssertionParams("example.com")
 		p[int(getAssertionAllowList)] = []any{map[string]any{"type": "future", "id": a.credentialID}}
-		if status, _ := d.call(cmdGetAssertion, p); status != CTAP2ErrNoCredentials {
+		if status, _ := d.call(CmdGetAssertion, p); status != CTAP2ErrNoCredentials {
 			t.Fatalf("%v, want CTAP2_ERR_NO_CREDENTIALS", status)
 		}
 	})
@@ -78,10 +78,10 @@ func TestAllowList(t *testing.T) {
 		for i := range ids {
 			ids[i] = a.credentialID
 		}
-		if status, _ := d.call(cmdGetAssertion, getAssertionParams("example.com", ids...)); status != CTAP2ErrLimitExceeded {
+		if status, _ := d.call(CmdGetAssertion, getAssertionParams("example.com", ids...)); status != CTAP2ErrLimitExceeded {
 			t.Fatalf("%v, want CTAP2_ERR_LIMIT_EXCEEDED", status)
 		}
-		if status, _ := d.call(cmdGetAssertion, getAssertionParams("example.com", ids[1:]...)); status != CTAP2OK {
+		if status, _ := d.call(CmdGetAssertion, getAssertionParams("example.com", ids[1:]...)); status != CTAP2OK {
 			t.Fatalf("a full allowList: %v", status)
 		}
 	})
@@ -117,7 +117,7 @@ func TestGetAssertionOptions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := getAssertionParams("example.com")
 			tc.edit(p)
-			status, resp := d.call(cmdGetAssertion, p)
+			status, resp := d.call(CmdGetAssertion, p)
 			if status != tc.want {
 				t.Fatalf("%v, want %v", status, tc.want)
 			}
@@ -141,7 +141,7 @@ func TestSilentAssertion(t *testing.T) {
 	for _, ids := range [][][]byte{{cred.credentialID}, nil} {
 		p := getAssertionParams("example.com", ids...)
 		p[int(getAssertionOptions)] = map[string]any{"up": false}
-		status, resp := d.call(cmdGetAssertion, p)
+		status, resp := d.call(CmdGetAssertion, p)
 		if ids == nil {
 			// A non-discoverable credential is not found without an allowList.
 			if status != CTAP2ErrNoCredentials {
@@ -192,7 +192,7 @@ func TestDiscoverableAssertions(t *testing.T) {
 	}
 	start := func() assertion {
 		t.Helper()
-		status, resp := d.call(cmdGetAssertion, getAssertionParams("example.com"))
+		status, resp := d.call(CmdGetAssertion, getAssertionParams("example.com"))
 		if status != CTAP2OK {
 			t.Fatalf("getAssertion: %v", status)
 		}
@@ -200,7 +200,7 @@ func TestDiscoverableAssertions(t *testing.T) {
 	}
 	next := func(want Status) assertion {
 		t.Helper()
-		status, resp := d.call(cmdGetNextAssertion, nil)
+		status, resp := d.call(CmdGetNextAssertion, nil)
 		if status != want {
 			t.Fatalf("getNextAssertion: %v, want %v", status, want)
 		}
@@ -252,7 +252,7 @@ func TestDiscoverableAssertions(t *testing.T) {
 	})
 	t.Run("failed getAssertion between", func(t *testing.T) {
 		start()
-		d.call(cmdGetAssertion, getAssertionParams("nobody.example"))
+		d.call(CmdGetAssertion, getAssertionParams("nobody.example"))
 		next(CTAP2ErrNotAllowed)
 	})
 	t.Run("without getAssertion", func(t *testing.T) {
@@ -275,7 +275,7 @@ func TestDiscoverableAssertions(t *testing.T) {
 	})
 	t.Run("one credential", func(t *testing.T) {
 		d.presence.asked()
-		status, resp := d.call(cmdGetAssertion, getAssertionParams("other.example"))
+		status, resp := d.call(CmdGetAssertion, getAssertionParams("other.example"))
 		if status != CTAP2OK {
 			t.Fatalf("getAssertion: %v", status)
 		}
@@ -289,7 +289,7 @@ func TestDiscoverableAssertions(t *testing.T) {
 	})
 	t.Run("no credentials", func(t *testing.T) {
 		d.presence.asked()
-		if status, _ := d.call(cmdGetAssertion, getAssertionParams("nobody.example")); status != CTAP2ErrNoCredentials {
+		if status, _ := d.call(CmdGetAssertion, getAssertionParams("nobody.example")); status != CTAP2ErrNoCredentials {
 			t.Fatalf("%v, want CTAP2_ERR_NO_CREDENTIALS", status)
 		}
 		if n := len(d.presence.asked()); n != 0 {
@@ -319,7 +319,7 @@ func TestCredProtect(t *testing.T) {
 	withList := create(credProtectUVOptionalWithCredentialIDList, "with-list")
 	required := create(credProtectUVRequired, "required")
 
-	status, resp := d.call(cmdGetAssertion, getAssertionParams("example.com"))
+	status, resp := d.call(CmdGetAssertion, getAssertionParams("example.com"))
 	if status != CTAP2OK {
 		t.Fatalf("getAssertion: %v", status)
 	}
@@ -336,7 +336,7 @@ func TestCredProtect(t *testing.T) {
 		{"required", required, CTAP2ErrNoCredentials},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if status, _ := d.call(cmdGetAssertion, getAssertionParams("example.com", tc.cred.ID)); status != tc.want {
+			if status, _ := d.call(CmdGetAssertion, getAssertionParams("example.com", tc.cred.ID)); status != tc.want {
 				t.Fatalf("with allowList: %v, want %v", status, tc.want)
 			}
 		})
@@ -344,11 +344,11 @@ func TestCredProtect(t *testing.T) {
 	t.Run("excludeList ignores required without UV", func(t *testing.T) {
 		p := makeCredentialParams("example.com", []byte("new"), "new", false)
 		p[int(makeCredentialExcludeList)] = []any{map[string]any{"type": "public-key", "id": required.ID}}
-		if status, _ := d.call(cmdMakeCredential, p); status != CTAP2OK {
+		if status, _ := d.call(CmdMakeCredential, p); status != CTAP2OK {
 			t.Fatalf("%v, want CTAP2_OK", status)
 		}
 		p[int(makeCredentialExcludeList)] = []any{map[string]any{"type": "public-key", "id": withList.ID}}
-		if status, _ := d.call(cmdMakeCredential, p); status != CTAP2ErrCredentialExcluded {
+		if status, _ := d.call(CmdMakeCredential, p); status != CTAP2ErrCredentialExcluded {
 			t.Fatalf("%v, want CTAP2_ERR_CREDENTIAL_EXCLUDED", status)
 		}
 	})

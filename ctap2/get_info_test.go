@@ -146,7 +146,7 @@ func TestGetInfo(t *testing.T) {
 // order, as CTAP2 requires.
 func TestGetInfoEncoding(t *testing.T) {
 	d := newTestDevice(t)
-	resp := d.a.HandleCBOR(t.Context(), []byte{cmdGetInfo}, nil)
+	resp := d.a.HandleCBOR(t.Context(), []byte{CmdGetInfo}, nil)
 	var v map[int]any
 	if err := cbor.Unmarshal(resp[1:], &v); err != nil {
 		t.Fatal(err)

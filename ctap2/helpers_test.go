@@ -168,7 +168,7 @@ func (d *testDevice) call(cmd byte, v any) (Status, map[int]cbor.RawMessage) {
 // mustGetInfo checks that the device still answers getInfo.
 func (d *testDevice) mustGetInfo() map[int]cbor.RawMessage {
 	d.t.Helper()
-	status, info := d.call(cmdGetInfo, nil)
+	status, info := d.call(CmdGetInfo, nil)
 	if status != CTAP2OK {
 		d.t.Fatalf("getInfo: %v", status)
 	}
@@ -269,7 +269,7 @@ type registration struct {
 
 func (d *testDevice) register(params map[int]any) registration {
 	d.t.Helper()
-	status, resp := d.call(cmdMakeCredential, params)
+	status, resp := d.call(CmdMakeCredential, params)
 	if status != CTAP2OK {
 		d.t.Fatalf("makeCredential: %v", status)
 	}

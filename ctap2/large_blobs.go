@@ -48,7 +48,7 @@ const largeBlobArrayBlob = "ctap2/large-blob-array"
 // largeBlobsMessagePrefix starts the message that a write's pinUvAuthParam
 // authenticates: 32 bytes 0xff, then 0x0c 0x00; the offset (uint32, little
 // endian) and SHA-256 of the fragment follow.
-var largeBlobsMessagePrefix = append(bytes.Repeat([]byte{0xff}, 32), cmdLargeBlobs, 0x00)
+var largeBlobsMessagePrefix = append(bytes.Repeat([]byte{0xff}, 32), CmdLargeBlobs, 0x00)
 
 // emptyLargeBlobArray is the serialized array of a new authenticator: an
 // empty CBOR array and its truncated hash.

@@ -78,7 +78,7 @@ func TestRegisterAndAssert(t *testing.T) {
 
 			last := ad.signCount
 			for i := range 3 {
-				status, resp := d.call(cmdGetAssertion, getAssertionParams("example.com", ad.credentialID))
+				status, resp := d.call(CmdGetAssertion, getAssertionParams("example.com", ad.credentialID))
 				if status != CTAP2OK {
 					t.Fatalf("getAssertion %d: %v", i, status)
 				}
@@ -138,7 +138,7 @@ func TestAlgorithmChoice(t *testing.T) {
 			d := newTestDevice(t, func(c *Config) { c.Algorithms = tc.config })
 			p := makeCredentialParams("example.com", []byte{1}, "alice", false)
 			p[int(makeCredentialPubKeyCredParams)] = tc.params
-			status, resp := d.call(cmdMakeCredential, p)
+			status, resp := d.call(CmdMakeCredential, p)
 			if tc.want == 0 {
 				if status != CTAP2ErrUnsupportedAlgorithm {
 					t.Fatalf("%v, want CTAP2_ERR_UNSUPPORTED_ALGORITHM", status)
@@ -216,7 +216,7 @@ func TestMakeCredentialOptionsAndPinUvAuth(t *testing.T) {
 			d := newTestDevice(t)
 			p := makeCredentialParams("example.com", []byte{1}, "alice", false)
 			tc.edit(p)
-			status, _ := d.call(cmdMakeCredential, p)
+			status, _ := d.call(CmdMakeCredential, p)
 			if status != tc.want {
 				t.Errorf("%v, want %v", status, tc.want)
 			}
@@ -269,7 +269,7 @@ func TestExcludeList(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d.presence.set(tc.presence)
-			status, _ := d.call(cmdMakeCredential, tc.params)
+			status, _ := d.call(CmdMakeCredential, tc.params)
 			if status != tc.want {
 				t.Errorf("%v, want %v", status, tc.want)
 			}
@@ -298,7 +298,7 @@ func TestDiscoverableReplacementAndCapacity(t *testing.T) {
 	if len(creds) != 1 || !bytes.Equal(creds[0].ID, second.authData.credentialID) || creds[0].User.Name != "alice (new)" {
 		t.Fatalf("after replacement: %+v", creds)
 	}
-	if status, _ := d.call(cmdGetAssertion, getAssertionParams("example.com", first.authData.credentialID)); status != CTAP2ErrNoCredentials {
+	if status, _ := d.call(CmdGetAssertion, getAssertionParams("example.com", first.authData.credentialID)); status != CTAP2ErrNoCredentials {
 		t.Fatalf("the replaced credential still signs: %v", status)
 	}
 
@@ -317,7 +317,7 @@ func TestDiscoverableReplacementAndCapacity(t *testing.T) {
 		{"non-discoverable", makeCredentialParams("example.com", []byte("u3"), "carol", false), CTAP2OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if status, _ := d.call(cmdMakeCredential, tc.params); status != tc.want {
+			if status, _ := d.call(CmdMakeCredential, tc.params); status != tc.want {
 				t.Fatalf("%v, want %v", status, tc.want)
 			}
 		})
@@ -351,7 +351,7 @@ func TestKeystoreFailureIsOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp := a.HandleCBOR(t.Context(), append([]byte{cmdMakeCredential}, encode(t, makeCredentialParams("example.com", []byte{1}, "alice", false))...), nil)
+	resp := a.HandleCBOR(t.Context(), append([]byte{CmdMakeCredential}, encode(t, makeCredentialParams("example.com", []byte{1}, "alice", false))...), nil)
 	if !bytes.Equal(resp, []byte{byte(CTAP1ErrOther)}) {
 		t.Fatalf("response %x, want CTAP1_ERR_OTHER", resp)
 	}
@@ -364,7 +364,7 @@ func TestKeystoreFailureIsOther(t *testing.T) {
 // canonical CBOR: re-encoding it canonically gives the same bytes.
 func TestAttestationObjectIsCanonical(t *testing.T) {
 	d := newTestDevice(t)
-	resp := d.a.HandleCBOR(t.Context(), append([]byte{cmdMakeCredential}, encode(t, makeCredentialParams("example.com", []byte{1}, "alice", true))...), nil)
+	resp := d.a.HandleCBOR(t.Context(), append([]byte{CmdMakeCredential}, encode(t, makeCredentialParams("example.com", []byte{1}, "alice", true))...), nil)
 	if resp[0] != byte(CTAP2OK) {
 		t.Fatalf("status %v", Status(resp[0]))
 	}

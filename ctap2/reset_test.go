@@ -36,7 +36,7 @@ func TestReset(t *testing.T) {
 
 			d.clock.Advance(tc.after)
 			d.presence.set(tc.presence)
-			status, _ := d.call(cmdReset, nil)
+			status, _ := d.call(CmdReset, nil)
 			if status != tc.want {
 				t.Fatalf("reset: %v, want %v", status, tc.want)
 			}
@@ -50,7 +50,7 @@ func TestReset(t *testing.T) {
 				wantAfter = CTAP2ErrNoCredentials
 			}
 			for _, id := range [][]byte{resident.credentialID, plain.credentialID} {
-				if status, _ := d.call(cmdGetAssertion, getAssertionParams("example.com", id)); status != wantAfter {
+				if status, _ := d.call(CmdGetAssertion, getAssertionParams("example.com", id)); status != wantAfter {
 					t.Errorf("getAssertion after reset: %v, want %v", status, wantAfter)
 				}
 			}
@@ -74,7 +74,7 @@ func TestSelection(t *testing.T) {
 	} {
 		d := newTestDevice(t)
 		d.presence.set(tc.presence)
-		resp := d.a.HandleCBOR(t.Context(), []byte{cmdSelection}, nil)
+		resp := d.a.HandleCBOR(t.Context(), []byte{CmdSelection}, nil)
 		if len(resp) != 1 || Status(resp[0]) != tc.want {
 			t.Errorf("presence %v: response %x, want %v", tc.presence, resp, tc.want)
 		}
@@ -92,16 +92,16 @@ func TestPresenceOutcomes(t *testing.T) {
 		cmd    byte
 		params func(d *testDevice) any
 	}{
-		{"makeCredential", cmdMakeCredential, func(*testDevice) any {
+		{"makeCredential", CmdMakeCredential, func(*testDevice) any {
 			return makeCredentialParams("example.com", []byte("u"), "alice", true)
 		}},
-		{"getAssertion", cmdGetAssertion, func(d *testDevice) any {
+		{"getAssertion", CmdGetAssertion, func(d *testDevice) any {
 			d.presence.set(nil)
 			id := d.register(makeCredentialParams("example.com", []byte("u"), "alice", false)).authData.credentialID
 			return getAssertionParams("example.com", id)
 		}},
-		{"reset", cmdReset, func(*testDevice) any { return nil }},
-		{"selection", cmdSelection, func(*testDevice) any { return nil }},
+		{"reset", CmdReset, func(*testDevice) any { return nil }},
+		{"selection", CmdSelection, func(*testDevice) any { return nil }},
 	}
 	outcomes := []struct {
 		name   string
@@ -153,10 +153,10 @@ func TestPresenceOutcomes(t *testing.T) {
 // TestNoPresence: without a Presence nobody can approve anything.
 func TestNoPresence(t *testing.T) {
 	d := newTestDevice(t, func(c *Config) { c.Presence = nil })
-	if status, _ := d.call(cmdMakeCredential, makeCredentialParams("example.com", []byte{1}, "alice", false)); status != CTAP2ErrOperationDenied {
+	if status, _ := d.call(CmdMakeCredential, makeCredentialParams("example.com", []byte{1}, "alice", false)); status != CTAP2ErrOperationDenied {
 		t.Fatalf("makeCredential: %v, want CTAP2_ERR_OPERATION_DENIED", status)
 	}
-	if status, _ := d.call(cmdSelection, nil); status != CTAP2ErrOperationDenied {
+	if status, _ := d.call(CmdSelection, nil); status != CTAP2ErrOperationDenied {
 		t.Fatalf("selection: %v, want CTAP2_ERR_OPERATION_DENIED", status)
 	}
 }

@@ -80,7 +80,7 @@ func TestU2FCredentialOverCTAP2(t *testing.T) {
 		t.Fatalf("U2F_AUTHENTICATE asked %+v", asked)
 	}
 
-	status, resp := d.call(cmdGetAssertion, getAssertionParams("example.com", kh))
+	status, resp := d.call(CmdGetAssertion, getAssertionParams("example.com", kh))
 	if status != CTAP2OK {
 		t.Fatalf("getAssertion with the U2F key handle: %v", status)
 	}
@@ -97,7 +97,7 @@ func TestU2FCredentialOverCTAP2(t *testing.T) {
 		t.Errorf("U2F counter %d after the CTAP2 counter %d", third, as.authData.signCount)
 	}
 
-	if status, _ := d.call(cmdGetAssertion, getAssertionParams("other.example", kh)); status != CTAP2ErrNoCredentials {
+	if status, _ := d.call(CmdGetAssertion, getAssertionParams("other.example", kh)); status != CTAP2ErrNoCredentials {
 		t.Errorf("getAssertion for another RP: %v, want CTAP2_ERR_NO_CREDENTIALS", status)
 	}
 }
@@ -193,13 +193,13 @@ func TestU2FEndsGetNextAssertion(t *testing.T) {
 	d := newTestDevice(t)
 	d.register(makeCredentialParams("example.com", []byte("u1"), "alice", true))
 	d.register(makeCredentialParams("example.com", []byte("u2"), "bob", true))
-	if status, _ := d.call(cmdGetAssertion, getAssertionParams("example.com")); status != CTAP2OK {
+	if status, _ := d.call(CmdGetAssertion, getAssertionParams("example.com")); status != CTAP2OK {
 		t.Fatalf("getAssertion: %v", status)
 	}
 	if _, sw := d.msg(u2fAPDU(ctap1.InsVersion, 0, nil)); sw != ctap1.SWNoError {
 		t.Fatalf("U2F_VERSION: %v", sw)
 	}
-	if status, _ := d.call(cmdGetNextAssertion, nil); status != CTAP2ErrNotAllowed {
+	if status, _ := d.call(CmdGetNextAssertion, nil); status != CTAP2ErrNotAllowed {
 		t.Errorf("getNextAssertion after a U2F message: %v, want CTAP2_ERR_NOT_ALLOWED", status)
 	}
 }
@@ -213,7 +213,7 @@ func TestU2FReset(t *testing.T) {
 	if _, _, sw := d.u2fAuthenticate(ctap1.AuthCheckOnly, app, kh, pub); sw != ctap1.SWConditionsNotSatisfied {
 		t.Fatalf("check-only before reset: %v", sw)
 	}
-	if status, _ := d.call(cmdReset, nil); status != CTAP2OK {
+	if status, _ := d.call(CmdReset, nil); status != CTAP2OK {
 		t.Fatalf("reset: %v", status)
 	}
 	if _, _, sw := d.u2fAuthenticate(ctap1.AuthCheckOnly, app, kh, pub); sw != ctap1.SWWrongData {

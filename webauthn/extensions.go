@@ -107,30 +107,42 @@ func prfSalt(input []byte) []byte {
 	return s[:]
 }
 
-// prfSalts are the salts of PRF values: salt2 nil without a second.
-func prfSalts(v *prfValues) (salt1, salt2 []byte) {
-	salt1 = prfSalt(v.First)
+// newPRFSecret starts the hmac-secret exchange of PRF values: their salts
+// (salt2 nil without a second) under a new shared secret.
+func newPRFSecret(ctx context.Context, c *Client, v *prfValues) (*client.HMACSecret, error) {
+	salt1 := prfSalt(v.First)
+	var salt2 []byte
 	if v.Second != nil {
 		salt2 = prfSalt(v.Second)
 	}
-	return salt1, salt2
+	h, err := c.ctap.NewHMACSecret(ctx, 0, salt1, salt2)
+	if err != nil {
+		return nil, ctapError(err)
+	}
+	return h, nil
 }
 
-// prfResults are the PRF outputs of an hmac-secret output.
-func prfResults(h *client.HMACSecret, ad *client.AuthData, id string) (map[string]any, error) {
+// addPRFResults sets prf's results to the PRF outputs of the hmac-secret
+// output under id, when an exchange h was in flight and the authenticator
+// answered it.
+func addPRFResults(prf map[string]any, h *client.HMACSecret, ad *client.AuthData, id string) error {
+	if h == nil {
+		return nil
+	}
 	var enc []byte
 	if ok, err := ad.Extension(id, &enc); err != nil || !ok {
-		return nil, err
+		return err
 	}
 	first, second, err := h.Outputs(enc)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	results := map[string]any{"first": Base64URL(first)}
 	if second != nil {
 		results["second"] = Base64URL(second)
 	}
-	return results, nil
+	prf["results"] = results
+	return nil
 }
 
 // registration is the client extension processing of one
@@ -171,10 +183,9 @@ func (x *registration) authenticatorInputs(ctx context.Context, c *Client, inf *
 		}
 		out[extHMACSecret] = true
 		if p.Eval != nil && supports(inf, extHMACSecretMC) {
-			salt1, salt2 := prfSalts(p.Eval)
-			h, err := c.ctap.NewHMACSecret(ctx, 0, salt1, salt2)
+			h, err := newPRFSecret(ctx, c, p.Eval)
 			if err != nil {
-				return nil, ctapError(err)
+				return nil, err
 			}
 			x.hmacSecret = h
 			out[extHMACSecretMC] = h.Input()
@@ -209,14 +220,8 @@ func (x *registration) results(ad *client.AuthData, resp *client.MakeCredentialR
 			return nil, err
 		}
 		prf := map[string]any{"enabled": enabled}
-		if x.hmacSecret != nil {
-			results, err := prfResults(x.hmacSecret, ad, extHMACSecretMC)
-			if err != nil {
-				return nil, err
-			}
-			if results != nil {
-				prf["results"] = results
-			}
+		if err := addPRFResults(prf, x.hmacSecret, ad, extHMACSecretMC); err != nil {
+			return nil, err
 		}
 		out["prf"] = prf
 	}
@@ -272,10 +277,9 @@ func (x *authentication) authenticatorInputs(ctx context.Context, c *Client, inf
 			}
 		}
 		if values != nil {
-			salt1, salt2 := prfSalts(values)
-			h, err := c.ctap.NewHMACSecret(ctx, 0, salt1, salt2)
+			h, err := newPRFSecret(ctx, c, values)
 			if err != nil {
-				return nil, ctapError(err)
+				return nil, err
 			}
 			x.hmacSecret = h
 			out[extHMACSecret] = h.Input()
@@ -320,14 +324,8 @@ func (x *authentication) results(ctx context.Context, c *Client, ad *client.Auth
 	}
 	if x.in.PRF != nil {
 		prf := map[string]any{}
-		if x.hmacSecret != nil {
-			results, err := prfResults(x.hmacSecret, ad, extHMACSecret)
-			if err != nil {
-				return nil, err
-			}
-			if results != nil {
-				prf["results"] = results
-			}
+		if err := addPRFResults(prf, x.hmacSecret, ad, extHMACSecret); err != nil {
+			return nil, err
 		}
 		out["prf"] = prf
 	}

@@ -67,15 +67,11 @@ func newCredsListCmd(g *globals, tf *targetFlags) *cobra.Command {
 		Short: "List the credentials: RP, user, ID, algorithm, credProtect, created, last used, counter",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := tf.open(cmd, g, true)
+			t, all, err := tf.openCredentials(cmd, g)
 			if err != nil {
 				return err
 			}
 			defer t.Close()
-			all, err := t.credentials(cmd.Context())
-			if err != nil {
-				return err
-			}
 			shown := []credential{}
 			for _, c := range sorted(all) {
 				if (rp == "" || c.RPID == rp) && (user == "" || c.UserName == user || c.UserDisplayName == user) {
@@ -147,19 +143,11 @@ func newCredsShowCmd(g *globals, tf *targetFlags) *cobra.Command {
 			"public key as PEM, JWK and COSE, and as an OpenSSH public key line for an ssh: key.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := tf.open(cmd, g, true)
+			t, c, err := tf.openCredential(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
 			defer t.Close()
-			all, err := t.credentials(cmd.Context())
-			if err != nil {
-				return err
-			}
-			c, err := findCredential(all, args[0])
-			if err != nil {
-				return err
-			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), c)
 			}
@@ -233,15 +221,11 @@ func newCredsDeleteCmd(g *globals, tf *targetFlags) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := tf.open(cmd, g, true)
+			t, all, err := tf.openCredentials(cmd, g)
 			if err != nil {
 				return err
 			}
 			defer t.Close()
-			all, err := t.credentials(cmd.Context())
-			if err != nil {
-				return err
-			}
 			var doomed []credential
 			if rp != "" {
 				if doomed = credentialsOf(all, rp); len(doomed) == 0 {
@@ -286,19 +270,11 @@ func newCredsRenameCmd(g *globals, tf *targetFlags) *cobra.Command {
 			if !cmd.Flags().Changed("name") && !cmd.Flags().Changed("display-name") {
 				return usageError{errors.New("give --name, --display-name or both")}
 			}
-			t, err := tf.open(cmd, g, true)
+			t, c, err := tf.openCredential(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
 			defer t.Close()
-			all, err := t.credentials(cmd.Context())
-			if err != nil {
-				return err
-			}
-			c, err := findCredential(all, args[0])
-			if err != nil {
-				return err
-			}
 			if !cmd.Flags().Changed("name") {
 				name = c.UserName
 			}

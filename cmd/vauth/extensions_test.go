@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +12,6 @@ import (
 
 	"github.com/vauth/vauth/attestation"
 	"github.com/vauth/vauth/internal/demo"
-	"github.com/vauth/vauth/internal/testenv"
 	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
 
@@ -23,14 +19,8 @@ import (
 // the daemon d and fails the test unless every check passes.
 func runExtensionsScript(t *testing.T, d *daemonProc, phase string) {
 	t.Helper()
-	const python = "/usr/bin/python3"
-	testenv.Require(t, exec.Command(python, "-c", "import fido2.ctap2.blob").Run() == nil, "python3-fido2")
-	script := filepath.Join("..", "..", "testdata", "python", "extensions.py")
-	out, err := exec.Command(python, script, d.socket, phase).CombinedOutput()
-	t.Logf("python-fido2 extensions %s:\n%s", phase, out)
-	if err != nil || !strings.Contains(string(out), "all checks passed") {
-		t.Fatalf("extensions %s failed: %v\ndaemon log:\n%s", phase, err, d.log)
-	}
+	requirePython(t, "fido2.ctap2.blob")
+	runPython(t, d, "extensions.py", phase)
 }
 
 // TestPythonFido2Extensions runs python-fido2's extension classes against

@@ -91,15 +91,11 @@ func newInfoCmd(g *globals) *cobra.Command {
 			"With --device, any security key.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := tf.open(cmd, g, false)
+			t, r, err := tf.openDescribed(cmd, g, false)
 			if err != nil {
 				return err
 			}
 			defer t.Close()
-			var r infoReport
-			if err := t.describe(cmd.Context(), &r); err != nil {
-				return err
-			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), r)
 			}

@@ -14,17 +14,30 @@ import (
 // on the virtual cable; testdata/python/interop.py asserts each step and
 // verifies every result with python-fido2's Fido2Server.
 func TestPythonFido2(t *testing.T) {
-	const python = "/usr/bin/python3"
-	testenv.Require(t, exec.Command(python, "-c", "import fido2").Run() == nil, "python3-fido2")
-	d := startDaemon(t, t.TempDir())
-	script := filepath.Join("..", "..", "testdata", "python", "interop.py")
-	out, err := exec.Command(python, script, d.socket).CombinedOutput()
-	t.Logf("python-fido2:\n%s", out)
-	if err != nil {
-		t.Fatalf("interop failed: %v\ndaemon log:\n%s", err, d.log)
-	}
-	if !strings.Contains(string(out), "all checks passed") {
-		t.Fatal("interop script did not finish")
+	requirePython(t, "fido2")
+	runPython(t, startDaemon(t, t.TempDir()), "interop.py")
+}
+
+// python is the interpreter of the python-fido2 interop scripts.
+const python = "/usr/bin/python3"
+
+// requirePython skips the test (see testenv.Require) when python cannot
+// import module of python-fido2.
+func requirePython(t *testing.T, module string) {
+	t.Helper()
+	testenv.Require(t, exec.Command(python, "-c", "import "+module).Run() == nil, "python3-fido2")
+}
+
+// runPython runs testdata/python/script against the daemon's virtual cable,
+// with args after the socket, and fails the test unless the script
+// succeeds and says "all checks passed".
+func runPython(t *testing.T, d *daemonProc, script string, args ...string) {
+	t.Helper()
+	path := filepath.Join("..", "..", "testdata", "python", script)
+	out, err := exec.Command(python, append([]string{path, d.socket}, args...)...).CombinedOutput()
+	t.Logf("python-fido2 %s %v:\n%s", script, args, out)
+	if err != nil || !strings.Contains(string(out), "all checks passed") {
+		t.Fatalf("%s %v failed (or did not finish): %v\ndaemon log:\n%s", script, args, err, d.log)
 	}
 }
 
@@ -36,16 +49,10 @@ func TestPythonFido2(t *testing.T) {
 // PINs need a power cycle, the retry counter persists, eight block the PIN
 // until authenticatorReset.
 func TestPythonFido2PIN(t *testing.T) {
-	const python = "/usr/bin/python3"
-	testenv.Require(t, exec.Command(python, "-c", "import fido2.ctap2.credman").Run() == nil, "python3-fido2")
-	script := filepath.Join("..", "..", "testdata", "python", "pin.py")
+	requirePython(t, "fido2.ctap2.credman")
 	run := func(d *daemonProc, phase string) {
 		t.Helper()
-		out, err := exec.Command(python, script, d.socket, phase).CombinedOutput()
-		t.Logf("python-fido2 %s:\n%s", phase, out)
-		if err != nil || !strings.Contains(string(out), "all checks passed") {
-			t.Fatalf("phase %s failed: %v\ndaemon log:\n%s", phase, err, d.log)
-		}
+		runPython(t, d, "pin.py", phase)
 	}
 	run(startDaemon(t, t.TempDir(), "--uv", "always"), "main")
 

@@ -21,15 +21,11 @@ func newResetCmd(g *globals) *cobra.Command {
 			"Asks for confirmation unless --yes.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := tf.open(cmd, g, true)
+			t, r, err := tf.openDescribed(cmd, g, true)
 			if err != nil {
 				return err
 			}
 			defer t.Close()
-			var r infoReport
-			if err := t.describe(cmd.Context(), &r); err != nil {
-				return err
-			}
 			fmt.Fprintln(cmd.ErrOrStderr(), lossSummary(t, r))
 			if err := confirm(cmd, yes, "Reset "+t.where()+"? This cannot be undone."); err != nil {
 				return err

@@ -165,6 +165,52 @@ func (f *targetFlags) open(cmd *cobra.Command, g *globals, mustExist bool) (targ
 	return openStore(opts)
 }
 
+// openDescribed opens the command's target as open does and describes it;
+// the caller closes the target.
+func (f *targetFlags) openDescribed(cmd *cobra.Command, g *globals, mustExist bool) (target, infoReport, error) {
+	var r infoReport
+	t, err := f.open(cmd, g, mustExist)
+	if err != nil {
+		return nil, r, err
+	}
+	if err := t.describe(cmd.Context(), &r); err != nil {
+		t.Close()
+		return nil, r, err
+	}
+	return t, r, nil
+}
+
+// openCredentials opens the command's target, which must exist, and lists
+// its discoverable credentials; the caller closes the target.
+func (f *targetFlags) openCredentials(cmd *cobra.Command, g *globals) (target, []credential, error) {
+	t, err := f.open(cmd, g, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := t.credentials(cmd.Context())
+	if err != nil {
+		t.Close()
+		return nil, nil, err
+	}
+	return t, all, nil
+}
+
+// openCredential opens the command's target as openCredentials does and
+// finds the credential that ref names (see findCredential); the caller
+// closes the target.
+func (f *targetFlags) openCredential(cmd *cobra.Command, g *globals, ref string) (target, credential, error) {
+	t, all, err := f.openCredentials(cmd, g)
+	if err != nil {
+		return nil, credential{}, err
+	}
+	c, err := findCredential(all, ref)
+	if err != nil {
+		t.Close()
+		return nil, credential{}, err
+	}
+	return t, c, nil
+}
+
 // pins is where the PIN comes from.
 func (f *targetFlags) pins(cmd *cobra.Command) *pinSource {
 	return &pinSource{file: f.pinFile, env: os.Getenv(pinEnv), in: cmd.InOrStdin(), out: cmd.ErrOrStderr()}

@@ -21,7 +21,6 @@ import (
 	"github.com/vauth/vauth/hid"
 	"github.com/vauth/vauth/hid/socket"
 	"github.com/vauth/vauth/internal/demo"
-	"github.com/vauth/vauth/internal/testenv"
 	"github.com/vauth/vauth/keystore"
 	"github.com/vauth/vauth/keystore/tpm"
 	"github.com/vauth/vauth/keystore/tpm/tpmtest"
@@ -156,8 +155,7 @@ func TestTPMEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const python = "/usr/bin/python3"
-	testenv.Require(t, exec.Command(python, "-c", "import fido2").Run() == nil, "python3-fido2")
+	requirePython(t, "fido2")
 	out, err := exec.Command(python, filepath.Join("..", "..", "testdata", "python", "tpm_attestation.py"),
 		hex.EncodeToString(cred.Attestation.Object), hex.EncodeToString(cred.Attestation.ClientDataHash),
 		hex.EncodeToString(ca.Certificate().Raw)).CombinedOutput()

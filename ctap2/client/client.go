@@ -22,14 +22,6 @@ type Authenticator interface {
 	CBOR(ctx context.Context, req []byte, onKeepalive func(status byte)) ([]byte, error)
 }
 
-// CTAP2 command bytes (CTAP 2.1 §6).
-const (
-	cmdMakeCredential   = 0x01
-	cmdGetAssertion     = 0x02
-	cmdGetInfo          = 0x04
-	cmdGetNextAssertion = 0x08
-)
-
 var (
 	encMode, _ = cbor.CTAP2EncOptions().EncMode()
 	decMode, _ = cbor.DecOptions{MaxNestedLevels: 16}.DecMode()
@@ -108,7 +100,7 @@ type Info struct {
 // GetInfo asks what the authenticator supports.
 func (c *Client) GetInfo(ctx context.Context) (*Info, error) {
 	var inf Info
-	if err := c.Call(ctx, cmdGetInfo, nil, &inf); err != nil {
+	if err := c.Call(ctx, ctap2.CmdGetInfo, nil, &inf); err != nil {
 		return nil, err
 	}
 	return &inf, nil
@@ -164,7 +156,7 @@ type MakeCredentialResponse struct {
 // MakeCredential registers a new credential.
 func (c *Client) MakeCredential(ctx context.Context, req *MakeCredentialRequest) (*MakeCredentialResponse, error) {
 	var resp MakeCredentialResponse
-	if err := c.Call(ctx, cmdMakeCredential, req, &resp); err != nil {
+	if err := c.Call(ctx, ctap2.CmdMakeCredential, req, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
@@ -197,7 +189,7 @@ type GetAssertionResponse struct {
 // GetAssertion signs in with a credential of req.RPID.
 func (c *Client) GetAssertion(ctx context.Context, req *GetAssertionRequest) (*GetAssertionResponse, error) {
 	var resp GetAssertionResponse
-	if err := c.Call(ctx, cmdGetAssertion, req, &resp); err != nil {
+	if err := c.Call(ctx, ctap2.CmdGetAssertion, req, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
@@ -207,7 +199,7 @@ func (c *Client) GetAssertion(ctx context.Context, req *GetAssertionRequest) (*G
 // GetAssertion announced in NumberOfCredentials.
 func (c *Client) GetNextAssertion(ctx context.Context) (*GetAssertionResponse, error) {
 	var resp GetAssertionResponse
-	if err := c.Call(ctx, cmdGetNextAssertion, nil, &resp); err != nil {
+	if err := c.Call(ctx, ctap2.CmdGetNextAssertion, nil, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil

@@ -7,23 +7,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/vauth/vauth/ctap2"
 	"github.com/vauth/vauth/ctap2/pinuv"
 	"github.com/vauth/vauth/internal/cose"
-)
-
-// cmdClientPIN is authenticatorClientPIN.
-const cmdClientPIN = 0x06
-
-// authenticatorClientPIN subcommands (CTAP 2.1 §6.5.5).
-const (
-	subCmdGetPINRetries                            = 0x01
-	subCmdGetKeyAgreement                          = 0x02
-	subCmdSetPIN                                   = 0x03
-	subCmdChangePIN                                = 0x04
-	subCmdGetPinToken                              = 0x05
-	subCmdGetPinUvAuthTokenUsingUvWithPermissions  = 0x06
-	subCmdGetUVRetries                             = 0x07
-	subCmdGetPinUvAuthTokenUsingPinWithPermissions = 0x09
 )
 
 // clientPINRequest holds authenticatorClientPIN's parameters.
@@ -86,7 +72,7 @@ func (c *Client) protocol(ctx context.Context, version int) (pinuv.Protocol, err
 // clientPIN sends one authenticatorClientPIN subcommand.
 func (c *Client) clientPIN(ctx context.Context, req *clientPINRequest) (*clientPINResponse, error) {
 	var resp clientPINResponse
-	if err := c.Call(ctx, cmdClientPIN, req, &resp); err != nil {
+	if err := c.Call(ctx, ctap2.CmdClientPIN, req, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
@@ -106,7 +92,7 @@ func (c *Client) keyAgreement(ctx context.Context, version int) (*session, error
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.clientPIN(ctx, &clientPINRequest{PinUvAuthProtocol: p.Version(), SubCommand: subCmdGetKeyAgreement})
+	resp, err := c.clientPIN(ctx, &clientPINRequest{PinUvAuthProtocol: p.Version(), SubCommand: ctap2.SubCmdGetKeyAgreement})
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +110,7 @@ func (c *Client) keyAgreement(ctx context.Context, version int) (*session, error
 // power cycle is needed before the next PIN attempt (three wrong PINs in a
 // row).
 func (c *Client) PINRetries(ctx context.Context) (retries int, powerCycle bool, err error) {
-	resp, err := c.clientPIN(ctx, &clientPINRequest{SubCommand: subCmdGetPINRetries})
+	resp, err := c.clientPIN(ctx, &clientPINRequest{SubCommand: ctap2.SubCmdGetPINRetries})
 	if err != nil {
 		return 0, false, err
 	}
@@ -134,7 +120,7 @@ func (c *Client) PINRetries(ctx context.Context) (retries int, powerCycle bool, 
 // UVRetries returns the authenticator's uvRetries counter: the attempts of
 // built-in user verification left.
 func (c *Client) UVRetries(ctx context.Context) (int, error) {
-	resp, err := c.clientPIN(ctx, &clientPINRequest{SubCommand: subCmdGetUVRetries})
+	resp, err := c.clientPIN(ctx, &clientPINRequest{SubCommand: ctap2.SubCmdGetUVRetries})
 	if err != nil {
 		return 0, err
 	}
@@ -152,23 +138,33 @@ func paddedPIN(pin string) ([]byte, error) {
 	return padded, nil
 }
 
-// SetPIN sets the first PIN of an authenticator that has none, with
-// pinUvAuthProtocol version (0: the authenticator's preferred one).
-func (c *Client) SetPIN(ctx context.Context, version int, pin string) error {
+// newPINSession checks and pads a new PIN, agrees a shared secret with
+// pinUvAuthProtocol version, and returns the session and newPinEnc.
+func (c *Client) newPINSession(ctx context.Context, version int, pin string) (*session, []byte, error) {
 	padded, err := paddedPIN(pin)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	s, err := c.keyAgreement(ctx, version)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	newPinEnc, err := s.protocol.Encrypt(s.sharedSecret, padded)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, newPinEnc, nil
+}
+
+// SetPIN sets the first PIN of an authenticator that has none, with
+// pinUvAuthProtocol version (0: the authenticator's preferred one).
+func (c *Client) SetPIN(ctx context.Context, version int, pin string) error {
+	s, newPinEnc, err := c.newPINSession(ctx, version, pin)
 	if err != nil {
 		return err
 	}
 	_, err = c.clientPIN(ctx, &clientPINRequest{
-		PinUvAuthProtocol: s.protocol.Version(), SubCommand: subCmdSetPIN, KeyAgreement: s.platformKey,
+		PinUvAuthProtocol: s.protocol.Version(), SubCommand: ctap2.SubCmdSetPIN, KeyAgreement: s.platformKey,
 		NewPinEnc: newPinEnc, PinUvAuthParam: s.protocol.Authenticate(s.sharedSecret, newPinEnc),
 	})
 	return err
@@ -182,11 +178,7 @@ func (s *session) pinHashEnc(pin string) ([]byte, error) {
 
 // ChangePIN replaces the authenticator's PIN.
 func (c *Client) ChangePIN(ctx context.Context, version int, oldPIN, newPIN string) error {
-	padded, err := paddedPIN(newPIN)
-	if err != nil {
-		return err
-	}
-	s, err := c.keyAgreement(ctx, version)
+	s, newPinEnc, err := c.newPINSession(ctx, version, newPIN)
 	if err != nil {
 		return err
 	}
@@ -194,12 +186,8 @@ func (c *Client) ChangePIN(ctx context.Context, version int, oldPIN, newPIN stri
 	if err != nil {
 		return err
 	}
-	newPinEnc, err := s.protocol.Encrypt(s.sharedSecret, padded)
-	if err != nil {
-		return err
-	}
 	_, err = c.clientPIN(ctx, &clientPINRequest{
-		PinUvAuthProtocol: s.protocol.Version(), SubCommand: subCmdChangePIN, KeyAgreement: s.platformKey,
+		PinUvAuthProtocol: s.protocol.Version(), SubCommand: ctap2.SubCmdChangePIN, KeyAgreement: s.platformKey,
 		PinHashEnc: pinHashEnc, NewPinEnc: newPinEnc,
 		PinUvAuthParam: s.protocol.Authenticate(s.sharedSecret, append(slices.Clone(newPinEnc), pinHashEnc...)),
 	})
@@ -222,14 +210,14 @@ func (s *session) token(resp *clientPINResponse) (*Token, error) {
 // (getPinToken): it carries the mc and ga permissions. Use it with
 // authenticators whose getInfo lacks the pinUvAuthToken option.
 func (c *Client) GetPinToken(ctx context.Context, version int, pin string) (*Token, error) {
-	return c.tokenUsingPIN(ctx, version, pin, subCmdGetPinToken, 0, "")
+	return c.tokenUsingPIN(ctx, version, pin, ctap2.SubCmdGetPinToken, 0, "")
 }
 
 // GetPinUvAuthTokenUsingPIN gets a pinUvAuthToken with the PIN
 // (getPinUvAuthTokenUsingPinWithPermissions), for permissions and, when rpID
 // is not empty, bound to that RP.
 func (c *Client) GetPinUvAuthTokenUsingPIN(ctx context.Context, version int, pin string, permissions pinuv.Permission, rpID string) (*Token, error) {
-	return c.tokenUsingPIN(ctx, version, pin, subCmdGetPinUvAuthTokenUsingPinWithPermissions, permissions, rpID)
+	return c.tokenUsingPIN(ctx, version, pin, ctap2.SubCmdGetPinUvAuthTokenUsingPinWithPermissions, permissions, rpID)
 }
 
 func (c *Client) tokenUsingPIN(ctx context.Context, version int, pin string, subCommand int, permissions pinuv.Permission, rpID string) (*Token, error) {
@@ -260,7 +248,7 @@ func (c *Client) GetPinUvAuthTokenUsingUV(ctx context.Context, version int, perm
 		return nil, err
 	}
 	resp, err := c.clientPIN(ctx, &clientPINRequest{
-		PinUvAuthProtocol: s.protocol.Version(), SubCommand: subCmdGetPinUvAuthTokenUsingUvWithPermissions,
+		PinUvAuthProtocol: s.protocol.Version(), SubCommand: ctap2.SubCmdGetPinUvAuthTokenUsingUvWithPermissions,
 		KeyAgreement: s.platformKey, Permissions: uint(permissions), RPID: rpID,
 	})
 	if err != nil {

@@ -9,32 +9,36 @@ import (
 	"github.com/vauth/vauth/ctap2"
 )
 
-// authenticatorCredentialManagement command bytes: CTAP 2.1's, and the
-// CTAP 2.1 preview's.
-const (
-	cmdCredentialManagement        = 0x0A
-	cmdCredentialManagementPreview = 0x41
-)
-
-// authenticatorCredentialManagement subcommands (CTAP 2.1 §6.8).
-const (
-	subCmdGetCredsMetadata                      = 0x01
-	subCmdEnumerateRPsBegin                     = 0x02
-	subCmdEnumerateRPsGetNextRP                 = 0x03
-	subCmdEnumerateCredentialsBegin             = 0x04
-	subCmdEnumerateCredentialsGetNextCredential = 0x05
-	subCmdDeleteCredential                      = 0x06
-	subCmdUpdateUserInformation                 = 0x07
-)
-
-// credMgmtRequest holds authenticatorCredentialManagement's parameters.
-// SubCommandParams is already encoded: pinUvAuthParam authenticates those
-// very bytes.
-type credMgmtRequest struct {
+// subCommandRequest holds the parameters of
+// authenticatorCredentialManagement and authenticatorConfig, which share
+// their layout. SubCommandParams is already encoded: pinUvAuthParam
+// authenticates those very bytes.
+type subCommandRequest struct {
 	SubCommand        int             `cbor:"1,keyasint"`
 	SubCommandParams  cbor.RawMessage `cbor:"2,keyasint,omitempty"`
 	PinUvAuthProtocol int             `cbor:"3,keyasint,omitempty"`
 	PinUvAuthParam    []byte          `cbor:"4,keyasint,omitempty"`
+}
+
+// newSubCommandRequest is a request for subCommand with params encoded as
+// its subCommandParams (none when params is nil).
+func newSubCommandRequest(subCommand int, params any) (*subCommandRequest, error) {
+	req := &subCommandRequest{SubCommand: subCommand}
+	if params != nil {
+		raw, err := encMode.Marshal(params)
+		if err != nil {
+			return nil, err
+		}
+		req.SubCommandParams = raw
+	}
+	return req, nil
+}
+
+// authenticate adds token's pinUvAuthParam over prefix || subCommand ||
+// subCommandParams.
+func (r *subCommandRequest) authenticate(token *Token, prefix []byte) {
+	r.PinUvAuthProtocol = token.ProtocolVersion()
+	r.PinUvAuthParam = token.Param(append(append(prefix, byte(r.SubCommand)), r.SubCommandParams...))
 }
 
 // credMgmtParams are the members of subCommandParams.
@@ -94,30 +98,25 @@ type ManagedCredential struct {
 	LargeBlobKey []byte // nil when the credential has none
 }
 
-// call sends one subcommand; auth adds the pinUvAuthParam over subCommand
-// || subCommandParams.
-func (m *CredentialManagement) call(ctx context.Context, subCommand int, params *credMgmtParams, auth bool) (*credMgmtResponse, error) {
-	req := credMgmtRequest{SubCommand: subCommand}
-	if params != nil {
-		raw, err := encMode.Marshal(params)
-		if err != nil {
-			return nil, err
-		}
-		req.SubCommandParams = raw
+// call sends one subcommand with params (a *credMgmtParams, or nil for
+// none); auth adds the pinUvAuthParam over subCommand || subCommandParams.
+func (m *CredentialManagement) call(ctx context.Context, subCommand int, params any, auth bool) (*credMgmtResponse, error) {
+	req, err := newSubCommandRequest(subCommand, params)
+	if err != nil {
+		return nil, err
 	}
 	if auth {
 		if m.Token == nil {
 			return nil, errors.New("ctap2 client: credential management needs a pinUvAuthToken")
 		}
-		req.PinUvAuthProtocol = m.Token.ProtocolVersion()
-		req.PinUvAuthParam = m.Token.Param(append([]byte{byte(subCommand)}, req.SubCommandParams...))
+		req.authenticate(m.Token, nil)
 	}
-	cmd := byte(cmdCredentialManagement)
+	cmd := byte(ctap2.CmdCredentialManagement)
 	if m.Preview {
-		cmd = cmdCredentialManagementPreview
+		cmd = ctap2.CmdCredentialManagementPreview
 	}
 	var resp credMgmtResponse
-	if err := m.Client.Call(ctx, cmd, &req, &resp); err != nil {
+	if err := m.Client.Call(ctx, cmd, req, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
@@ -125,7 +124,7 @@ func (m *CredentialManagement) call(ctx context.Context, subCommand int, params 
 
 // Metadata is getCredsMetadata.
 func (m *CredentialManagement) Metadata(ctx context.Context) (*CredsMetadata, error) {
-	resp, err := m.call(ctx, subCmdGetCredsMetadata, nil, true)
+	resp, err := m.call(ctx, ctap2.SubCmdGetCredsMetadata, nil, true)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +134,7 @@ func (m *CredentialManagement) Metadata(ctx context.Context) (*CredsMetadata, er
 // RPs lists the RPs with discoverable credentials (enumerateRPsBegin, then
 // enumerateRPsGetNextRP); none is an empty list.
 func (m *CredentialManagement) RPs(ctx context.Context) ([]RP, error) {
-	first, err := m.call(ctx, subCmdEnumerateRPsBegin, nil, true)
+	first, err := m.call(ctx, ctap2.SubCmdEnumerateRPsBegin, nil, true)
 	if noCredentials(err) {
 		return nil, nil
 	} else if err != nil {
@@ -143,7 +142,7 @@ func (m *CredentialManagement) RPs(ctx context.Context) ([]RP, error) {
 	}
 	rps := []RP{{RP: first.RP, RPIDHash: first.RPIDHash}}
 	for range first.TotalRPs - 1 {
-		next, err := m.call(ctx, subCmdEnumerateRPsGetNextRP, nil, false)
+		next, err := m.call(ctx, ctap2.SubCmdEnumerateRPsGetNextRP, nil, false)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +155,7 @@ func (m *CredentialManagement) RPs(ctx context.Context) ([]RP, error) {
 // hashes to rpIDHash (enumerateCredentialsBegin, then
 // enumerateCredentialsGetNextCredential); none is an empty list.
 func (m *CredentialManagement) Credentials(ctx context.Context, rpIDHash []byte) ([]ManagedCredential, error) {
-	first, err := m.call(ctx, subCmdEnumerateCredentialsBegin, &credMgmtParams{RPIDHash: rpIDHash}, true)
+	first, err := m.call(ctx, ctap2.SubCmdEnumerateCredentialsBegin, &credMgmtParams{RPIDHash: rpIDHash}, true)
 	if noCredentials(err) {
 		return nil, nil
 	} else if err != nil {
@@ -164,7 +163,7 @@ func (m *CredentialManagement) Credentials(ctx context.Context, rpIDHash []byte)
 	}
 	creds := []ManagedCredential{managed(first)}
 	for range first.TotalCredentials - 1 {
-		next, err := m.call(ctx, subCmdEnumerateCredentialsGetNextCredential, nil, false)
+		next, err := m.call(ctx, ctap2.SubCmdEnumerateCredentialsGetNextCredential, nil, false)
 		if err != nil {
 			return nil, err
 		}
@@ -184,14 +183,14 @@ func noCredentials(err error) bool {
 
 // DeleteCredential deletes the discoverable credential with ID id.
 func (m *CredentialManagement) DeleteCredential(ctx context.Context, id []byte) error {
-	_, err := m.call(ctx, subCmdDeleteCredential, &credMgmtParams{CredentialID: &CredentialDescriptor{ID: id, Type: "public-key"}}, true)
+	_, err := m.call(ctx, ctap2.SubCmdDeleteCredential, &credMgmtParams{CredentialID: &CredentialDescriptor{ID: id, Type: "public-key"}}, true)
 	return err
 }
 
 // UpdateUser replaces the name and display name of the user of the
 // discoverable credential with ID id; user.ID must be the credential's.
 func (m *CredentialManagement) UpdateUser(ctx context.Context, id []byte, user UserEntity) error {
-	_, err := m.call(ctx, subCmdUpdateUserInformation, &credMgmtParams{
+	_, err := m.call(ctx, ctap2.SubCmdUpdateUserInformation, &credMgmtParams{
 		CredentialID: &CredentialDescriptor{ID: id, Type: "public-key"}, User: &user,
 	}, true)
 	return err

@@ -16,10 +16,9 @@ import (
 	"slices"
 
 	"github.com/fxamacker/cbor/v2"
-)
 
-// cmdLargeBlobs is authenticatorLargeBlobs.
-const cmdLargeBlobs = 0x0C
+	"github.com/vauth/vauth/ctap2"
+)
 
 // largeBlobsRequest holds authenticatorLargeBlobs's parameters (CTAP 2.1
 // §6.10).
@@ -77,7 +76,7 @@ func (c *Client) ReadLargeBlobArray(ctx context.Context) ([]cbor.RawMessage, err
 	var serialized []byte
 	for {
 		var resp largeBlobsResponse
-		if err := c.Call(ctx, cmdLargeBlobs, &largeBlobsRequest{Get: &n, Offset: len(serialized)}, &resp); err != nil {
+		if err := c.Call(ctx, ctap2.CmdLargeBlobs, &largeBlobsRequest{Get: &n, Offset: len(serialized)}, &resp); err != nil {
 			return nil, err
 		}
 		serialized = append(serialized, resp.Config...)
@@ -126,12 +125,12 @@ func (c *Client) WriteLargeBlobArray(ctx context.Context, entries []cbor.RawMess
 		}
 		if token != nil {
 			digest := sha256.Sum256(fragment)
-			message := append(bytes.Repeat([]byte{0xff}, 32), cmdLargeBlobs, 0x00)
+			message := append(bytes.Repeat([]byte{0xff}, 32), ctap2.CmdLargeBlobs, 0x00)
 			message = binary.LittleEndian.AppendUint32(message, uint32(offset))
 			req.PinUvAuthParam = token.Param(append(message, digest[:]...))
 			req.PinUvAuthProtocol = token.ProtocolVersion()
 		}
-		if err := c.Call(ctx, cmdLargeBlobs, &req, nil); err != nil {
+		if err := c.Call(ctx, ctap2.CmdLargeBlobs, &req, nil); err != nil {
 			return err
 		}
 	}

@@ -58,6 +58,12 @@ func newRig(b *testing.B, attestation string, via transport) *rig {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return serveRig(b, d, via)
+}
+
+// serveRig serves the authenticator d to a CTAPHID client through via;
+// the benchmark's cleanup closes both.
+func serveRig(b *testing.B, d *daemon.Daemon, via transport) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	var host hid.Transport
 	switch via {

@@ -1,14 +1,12 @@
 package bench
 
 import (
-	"context"
 	"crypto/sha256"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
 
-	"github.com/vauth/vauth/hid"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/presence"
 	"github.com/vauth/vauth/keystore/tpm"
@@ -83,19 +81,7 @@ func tpmRig(b *testing.B, attestation string) (*rig, *tpm.Engine) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	host, dev := hid.Pipe()
-	go func() { _ = d.Device.Serve(ctx, dev) }()
-	b.Cleanup(func() {
-		cancel()
-		host.Close()
-		d.Close()
-	})
-	c, err := hid.NewClient(host)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return &rig{client: c}, d.Keystore.(*tpm.Store).Engine()
+	return serveRig(b, d, pipe), d.Keystore.(*tpm.Store).Engine()
 }
 
 // reportTPMCommands reports the TPM commands each operation sent since

@@ -37,7 +37,6 @@ func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
 		return 0, keystore.ErrNotFound
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return 0, err
 	}
 	defer s.mu.RUnlock()

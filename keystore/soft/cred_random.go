@@ -57,7 +57,6 @@ func (s *Store) CredRandom(c *keystore.Credential, uv bool) ([]byte, error) {
 		return nil, errBadKeyHandle
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()

@@ -24,7 +24,6 @@ var errUserMismatch = errors.New("soft: user ID does not match the credential's"
 // reserved in the same transaction.
 func (s *Store) Create(req keystore.CreateRequest) (*keystore.Credential, error) {
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()
@@ -59,7 +58,6 @@ func (s *Store) CreateMany(reqs []keystore.CreateRequest) ([]*keystore.Credentia
 		}
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()
@@ -278,11 +276,7 @@ func checkUser(u keystore.User) error {
 // credential.
 func deleteCredential(tx *bolt.Tx, id []byte) error {
 	creds := tx.Bucket(bucketCreds)
-	val := creds.Get(id)
-	if val == nil {
-		return keystore.ErrNotFound
-	}
-	rec, err := parseRecord(val)
+	rec, err := getRecord(creds, id)
 	if err != nil {
 		return err
 	}
@@ -316,7 +310,6 @@ func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, erro
 		return nil, keystore.ErrNotFound
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()
@@ -355,22 +348,27 @@ func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, erro
 func (s *Store) readRecord(id []byte) (*record, error) {
 	var rec *record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		val := tx.Bucket(bucketCreds).Get(id)
-		if val == nil {
-			return keystore.ErrNotFound
-		}
 		var err error
-		rec, err = parseRecord(val)
+		rec, err = getRecord(tx.Bucket(bucketCreds), id)
 		return err
 	})
 	return rec, err
+}
+
+// getRecord reads the record under id in the credentials bucket;
+// keystore.ErrNotFound when there is none.
+func getRecord(creds *bolt.Bucket, id []byte) (*record, error) {
+	val := creds.Get(id)
+	if val == nil {
+		return nil, keystore.ErrNotFound
+	}
+	return parseRecord(val)
 }
 
 // Discoverable implements keystore.Keystore: newest first means in reverse
 // order of creation, whatever the clock said.
 func (s *Store) Discoverable(rpIDHash [32]byte) ([]*keystore.Credential, error) {
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()
@@ -403,38 +401,51 @@ func (s *Store) Discoverable(rpIDHash [32]byte) ([]*keystore.Credential, error) 
 // All implements keystore.Keystore.
 func (s *Store) All() ([]*keystore.Credential, error) {
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	type entry struct {
-		seq  uint64
-		cred *keystore.Credential
-	}
-	var entries []entry
+	var found newestFirst
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCreds).ForEach(func(id, val []byte) error {
-			rec, err := parseRecord(val)
-			if err != nil {
-				return err
-			}
-			c, err := rec.credential(id)
-			if err != nil {
-				return err
-			}
-			entries = append(entries, entry{rec.seq, c})
-			return nil
-		})
+		return tx.Bucket(bucketCreds).ForEach(found.add)
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(b.seq, a.seq) })
-	out := make([]*keystore.Credential, len(entries))
-	for i, e := range entries {
+	return found.credentials(), nil
+}
+
+// newestFirst collects discoverable credentials from their records, to
+// return them newest first: in reverse order of creation.
+type newestFirst []seqCredential
+
+// seqCredential is a credential and its record's sequence number.
+type seqCredential struct {
+	seq  uint64
+	cred *keystore.Credential
+}
+
+// add collects the credential of the record val under id.
+func (n *newestFirst) add(id, val []byte) error {
+	rec, err := parseRecord(val)
+	if err != nil {
+		return err
+	}
+	c, err := rec.credential(id)
+	if err != nil {
+		return err
+	}
+	*n = append(*n, seqCredential{rec.seq, c})
+	return nil
+}
+
+// credentials returns what was collected, newest first.
+func (n newestFirst) credentials() []*keystore.Credential {
+	slices.SortFunc(n, func(a, b seqCredential) int { return cmp.Compare(b.seq, a.seq) })
+	out := make([]*keystore.Credential, len(n))
+	for i, e := range n {
 		out[i] = e.cred
 	}
-	return out, nil
+	return out
 }
 
 // Delete implements keystore.Keystore. Non-discoverable credentials live in
@@ -444,7 +455,6 @@ func (s *Store) Delete(id []byte) error {
 		return keystore.ErrNotFound
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return err
 	}
 	defer s.mu.RUnlock()
@@ -464,17 +474,12 @@ func (s *Store) UpdateUser(id []byte, user keystore.User) error {
 		return keystore.ErrNotFound
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return err
 	}
 	defer s.mu.RUnlock()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		creds := tx.Bucket(bucketCreds)
-		val := creds.Get(id)
-		if val == nil {
-			return keystore.ErrNotFound
-		}
-		rec, err := parseRecord(val)
+		rec, err := getRecord(creds, id)
 		if err != nil {
 			return err
 		}
@@ -482,7 +487,8 @@ func (s *Store) UpdateUser(id []byte, user keystore.User) error {
 			return errUserMismatch
 		}
 		rec.user.Name, rec.user.DisplayName = user.Name, user.DisplayName
-		if val, err = rec.marshal(); err != nil {
+		val, err := rec.marshal()
+		if err != nil {
 			return err
 		}
 		return creds.Put(id, val)
@@ -496,7 +502,6 @@ func (s *Store) Sign(c *keystore.Credential, msg []byte) ([]byte, error) {
 		return nil, errBadKeyHandle
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()

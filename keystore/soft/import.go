@@ -68,7 +68,6 @@ func (s *Store) Import(req keystore.ImportRequest) (*keystore.Credential, error)
 		return nil, err
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()

@@ -1,10 +1,8 @@
 package soft
 
 import (
-	"cmp"
 	"encoding/binary"
 	"errors"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -56,7 +54,6 @@ func recount(tx *bolt.Tx) error {
 // count: constant time, whatever the store holds.
 func (s *Store) CountDiscoverable() (int, error) {
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return 0, err
 	}
 	defer s.mu.RUnlock()
@@ -76,15 +73,10 @@ func (s *Store) CountDiscoverable() (int, error) {
 // record read per RP.
 func (s *Store) DiscoverableRPs() ([]*keystore.Credential, error) {
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	type entry struct {
-		seq  uint64
-		cred *keystore.Credential
-	}
-	var entries []entry
+	var found newestFirst
 	err := s.db.View(func(tx *bolt.Tx) error {
 		creds := tx.Bucket(bucketCreds)
 		return tx.Bucket(bucketRPs).ForEachBucket(func(rpIDHash []byte) error {
@@ -92,27 +84,13 @@ func (s *Store) DiscoverableRPs() ([]*keystore.Credential, error) {
 			if id == nil {
 				return nil // deleteCredential drops an RP's bucket when it empties
 			}
-			rec, err := parseRecord(creds.Get(id))
-			if err != nil {
-				return err
-			}
-			c, err := rec.credential(id)
-			if err != nil {
-				return err
-			}
-			entries = append(entries, entry{rec.seq, c})
-			return nil
+			return found.add(id, creds.Get(id))
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(b.seq, a.seq) })
-	out := make([]*keystore.Credential, len(entries))
-	for i, e := range entries {
-		out[i] = e.cred
-	}
-	return out, nil
+	return found.credentials(), nil
 }
 
 // FindDiscoverable implements keystore.DiscoverableFinder: the record
@@ -122,7 +100,6 @@ func (s *Store) FindDiscoverable(id []byte) (*keystore.Credential, error) {
 		return nil, keystore.ErrNotFound
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()

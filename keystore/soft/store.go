@@ -412,10 +412,12 @@ func (s *Store) setMaster(master []byte) error {
 	return nil
 }
 
-// begin takes the store for an operation; the caller defers s.mu.RUnlock.
+// begin takes the store for an operation; when it succeeds the caller
+// defers s.mu.RUnlock, and when it fails the store is not held.
 func (s *Store) begin() error {
 	s.mu.RLock()
 	if s.closed {
+		s.mu.RUnlock()
 		return errClosed
 	}
 	return nil
@@ -434,7 +436,6 @@ func (s *Store) MaxCredentialIDLength() int { return s.maxIDLen }
 // GetBlob implements keystore.Keystore.
 func (s *Store) GetBlob(name string) ([]byte, error) {
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	defer s.mu.RUnlock()
@@ -470,7 +471,6 @@ func (s *Store) PutBlob(name string, data []byte) error {
 		return fmt.Errorf("soft: blob name must be 1 to %d bytes", maxBlobNameLen)
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return err
 	}
 	defer s.mu.RUnlock()

@@ -57,7 +57,6 @@ func (s *Store) Usage(id []byte) (uint32, time.Time, error) {
 		return 0, time.Time{}, keystore.ErrNotFound
 	}
 	if err := s.begin(); err != nil {
-		s.mu.RUnlock()
 		return 0, time.Time{}, err
 	}
 	defer s.mu.RUnlock()

@@ -70,11 +70,10 @@ type Info struct {
 // TPMInfo reads the TPM's manufacturer, model and firmware version (one
 // TPM2_GetCapability, on first use).
 func (e *Engine) TPMInfo() (Info, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return Info{}, errClosed
+	if err := e.lock(); err != nil {
+		return Info{}, err
 	}
+	defer e.mu.Unlock()
 	if e.info != nil {
 		return *e.info, nil
 	}
@@ -115,11 +114,10 @@ func (e *Engine) TPMInfo() (Info, error) {
 // newAttestationKey makes an attestation key and returns its public key and
 // blob, which the store keeps so that the key is made once.
 func (e *Engine) newAttestationKey() (*ecdsa.PublicKey, []byte, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, nil, errClosed
+	if err := e.lock(); err != nil {
+		return nil, nil, err
 	}
+	defer e.mu.Unlock()
 	return e.createKey(attestationKeyBlobVersion, attestationKeyTemplate, "attestation key")
 }
 
@@ -154,11 +152,10 @@ func (e *Engine) certify(pub *ecdsa.PublicKey, aikBlob, qualifyingData []byte) (
 	if len(qualifyingData) > maxQualifyingData {
 		return nil, nil, nil, fmt.Errorf("tpm: certify: %d bytes of qualifying data, at most %d", len(qualifyingData), maxQualifyingData)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, nil, nil, errClosed
+	if err := e.lock(); err != nil {
+		return nil, nil, nil, err
 	}
+	defer e.mu.Unlock()
 	blob := e.recent.find(pub)
 	if blob == nil {
 		return nil, nil, nil, ErrNotCertifiable

@@ -228,11 +228,10 @@ func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
 	if alg != keystore.ES256 {
 		return nil, nil, fmt.Errorf("%w: %d (the TPM backend makes ES256 keys only)", keystore.ErrUnsupportedAlgorithm, alg)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, nil, errClosed
+	if err := e.lock(); err != nil {
+		return nil, nil, err
 	}
+	defer e.mu.Unlock()
 	pk, blob, err := e.createKey(keyBlobVersion, credentialKeyTemplate, "credential key")
 	if err != nil {
 		return nil, nil, err
@@ -380,11 +379,10 @@ func (e *Engine) Sign(alg int, blob []byte, msg []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d", keystore.ErrUnsupportedAlgorithm, alg)
 	}
 	digest := sha256.Sum256(msg)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errClosed
+	if err := e.lock(); err != nil {
+		return nil, err
 	}
+	defer e.mu.Unlock()
 	key, err := e.credentialKey(blob)
 	if err != nil {
 		return nil, err
@@ -512,6 +510,17 @@ func (e *Engine) flush(h tpm2.TPMHandle, op string) error {
 // sent since it opened; subtract an earlier snapshot to see what an
 // operation cost.
 func (e *Engine) CommandCounts() CommandCounts { return e.tpm.snapshot() }
+
+// lock takes the engine for an operation on the TPM; when it succeeds the
+// caller defers e.mu.Unlock, and when the engine is closed it is not held.
+func (e *Engine) lock() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return errClosed
+	}
+	return nil
+}
 
 // Close flushes the loaded credential keys and the primary key, and closes
 // the TPM if the engine opened it.

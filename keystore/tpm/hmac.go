@@ -49,11 +49,10 @@ func hmacKeyTemplate(unique tpm2.TPM2BDigest) tpm2.TPMTPublic {
 // loaded. The blob is a version byte, the key's TPM2B_PRIVATE (which only
 // this TPM can load) and its unique digest.
 func (e *Engine) NewHMACKey() ([]byte, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errClosed
+	if err := e.lock(); err != nil {
+		return nil, err
 	}
+	defer e.mu.Unlock()
 	h, priv, pub, err := e.createLoaded(hmacKeyTemplate(tpm2.TPM2BDigest{}))
 	if err != nil {
 		return nil, tpmError(e.tpm, "create hmac-secret key", err)
@@ -80,11 +79,10 @@ func (e *Engine) HMAC(blob, msg []byte) ([]byte, error) {
 	if len(msg) > maxHMACMessage {
 		return nil, fmt.Errorf("tpm: HMAC of %d bytes, at most %d", len(msg), maxHMACMessage)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errClosed
+	if err := e.lock(); err != nil {
+		return nil, err
 	}
+	defer e.mu.Unlock()
 	key, err := e.hmacKey(blob)
 	if err != nil {
 		return nil, err

@@ -63,11 +63,10 @@ func (s *Sealer) Seal(secret []byte) ([]byte, error) {
 		return nil, fmt.Errorf("tpm: seal: secret of %d bytes (1 to %d)", len(secret), maxSealedSize)
 	}
 	e := s.e
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errClosed
+	if err := e.lock(); err != nil {
+		return nil, err
 	}
+	defer e.mu.Unlock()
 	var rsp *tpm2.CreateResponse
 	err := e.withObjectSlot(func() (err error) {
 		rsp, err = tpm2.Create{
@@ -115,11 +114,10 @@ func (s *Sealer) Unseal(blob []byte) ([]byte, error) {
 		return nil, errors.New("tpm: unseal: bad sealed blob")
 	}
 	e := s.e
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errClosed
+	if err := e.lock(); err != nil {
+		return nil, err
 	}
+	defer e.mu.Unlock()
 	h, err := e.load(tpm2.TPM2BPrivate{Buffer: priv}, sealedTemplate(tpm2.TPM2BDigest{Buffer: unique}))
 	if err != nil {
 		return nil, tpmError(e.tpm, "load sealed object (was the store made with another TPM, or was the TPM cleared?)", err)
