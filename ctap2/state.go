@@ -132,3 +132,30 @@ func (a *Authenticator) DeleteCredential(id []byte) error {
 	a.observe(EventDeleted, c.RPID, c.User, c, nil)
 	return nil
 }
+
+// UpdateUser renames the user of a discoverable credential, as credential
+// management's updateUserInformation does (the user ID stays the
+// credential's), and logs it as that does. A nil name or displayName keeps
+// the current one. keystore.ErrNotFound when there is no such discoverable
+// credential.
+func (a *Authenticator) UpdateUser(id []byte, name, displayName *string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, err := a.findDiscoverable(id)
+	if err != nil {
+		return fmt.Errorf("ctap2: %w", err)
+	}
+	if c == nil {
+		return keystore.ErrNotFound
+	}
+	u := userEntity{ID: c.User.ID, Name: c.User.Name, DisplayName: c.User.DisplayName}
+	if name != nil {
+		u.Name = *name
+	}
+	if displayName != nil {
+		u.DisplayName = *displayName
+	}
+	err = a.updateUser(c, u)
+	a.logCredMgmt("credential user updated", err, c)
+	return err
+}

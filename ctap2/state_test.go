@@ -1,10 +1,14 @@
 package ctap2
 
 import (
+	"crypto/sha256"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vauth/vauth/ctap2/pinuv"
+	"github.com/vauth/vauth/keystore"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -86,5 +90,44 @@ func TestControlReset(t *testing.T) {
 	all, err := d.store.All()
 	if err != nil || len(all) != 0 || d.a.PINStatus().PINSet {
 		t.Fatalf("after Reset: %d credentials (%v), PIN %+v", len(all), err, d.a.PINStatus())
+	}
+}
+
+// UpdateUser renames as updateUserInformation does: the names given
+// change, the others and the user ID stay, the change is logged, and an
+// unknown or non-discoverable credential is not found.
+func TestControlUpdateUser(t *testing.T) {
+	d := newTestDevice(t)
+	reg := d.register(makeCredentialParams("example.com", []byte("alice"), "alice", true))
+	plain := d.register(makeCredentialParams("example.com", []byte("bob"), "bob", false))
+	id := reg.authData.credentialID
+	for _, tc := range []struct {
+		name              string
+		newName, display  *string
+		wantName, wantDis string
+	}{
+		{"both", ptr("alice@example.com"), ptr("Alice"), "alice@example.com", "Alice"},
+		{"display name only", nil, ptr("Alice Example"), "alice@example.com", "Alice Example"},
+		{"name only", ptr("al"), nil, "al", "Alice Example"},
+		{"remove the display name", nil, ptr(""), "al", ""},
+	} {
+		if err := d.a.UpdateUser(id, tc.newName, tc.display); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		c, err := d.store.Lookup(sha256.Sum256([]byte("example.com")), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(c.User.ID) != "alice" || c.User.Name != tc.wantName || c.User.DisplayName != tc.wantDis {
+			t.Errorf("%s: user %+v, want %q (%q)", tc.name, c.User, tc.wantName, tc.wantDis)
+		}
+	}
+	if !strings.Contains(d.logs.String(), "credential user updated") {
+		t.Errorf("the rename is not logged:\n%s", d.logs)
+	}
+	for name, id := range map[string][]byte{"unknown": []byte("nope"), "non-discoverable": plain.authData.credentialID} {
+		if err := d.a.UpdateUser(id, ptr("x"), nil); !errors.Is(err, keystore.ErrNotFound) {
+			t.Errorf("UpdateUser of a %s credential = %v, want keystore.ErrNotFound", name, err)
+		}
 	}
 }

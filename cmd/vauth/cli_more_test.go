@@ -154,6 +154,48 @@ func TestCLIDevice(t *testing.T) {
 	}
 }
 
+// TestCLIDaemonPIN changes the PIN through a running vauth as over CTAP:
+// a wrong current PIN costs a retry and says how many are left, the new PIN
+// follows the rules; afterwards the old PIN fails and the new one works,
+// over CTAP2 and in the store once the daemon stops.
+func TestCLIDaemonPIN(t *testing.T) {
+	store, _ := demoStore(t)
+	d := startDaemon(t, store, "--keystore", "soft")
+	waitControl(t, store)
+	s := []string{"--store", store}
+	ok(t, []string{"VAUTH_PIN=123456"}, append([]string{"pin", "set"}, s...)...)
+	for _, tc := range []struct {
+		name            string
+		current, newPIN string
+		status          int
+		stderr          string
+	}{
+		{"wrong current PIN", "000000", "654321", exitPIN, "wrong PIN: 7 attempts left"},
+		{"new PIN too short", "123456", "1", exitUsage, "rules"},
+		{"right current PIN", "123456", "654321", 0, "PIN changed on the running vauth on " + store},
+		{"the old PIN again", "123456", "111111", exitPIN, "wrong PIN: 7 attempts left"},
+	} {
+		r := cli(t, []string{"VAUTH_PIN=" + tc.current, "VAUTH_NEW_PIN=" + tc.newPIN}, "", append([]string{"pin", "change"}, s...)...)
+		if r.status != tc.status || !strings.Contains(r.stderr, tc.stderr) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d mentioning %q", tc.name, r.status, r.stderr, tc.status, tc.stderr)
+		}
+	}
+	if st := ok(t, nil, append([]string{"pin", "status", "--json"}, s...)...); !strings.Contains(st, `"retries": 7`) {
+		t.Errorf("pin status through the daemon after a wrong PIN:\n%s", st)
+	}
+	// Over CTAP2 on the daemon's cable: the old PIN fails, the new works.
+	dev := []string{"creds", "list", "--device", "unix:" + d.socket}
+	if r := cli(t, []string{"VAUTH_PIN=123456"}, "", dev...); r.status != exitPIN || !strings.Contains(r.stderr, "wrong PIN") {
+		t.Errorf("the old PIN over CTAP2: exit %d, %q", r.status, r.stderr)
+	}
+	if out := ok(t, []string{"VAUTH_PIN=654321"}, dev...); !strings.Contains(out, "alice@example.com") {
+		t.Errorf("creds list with the new PIN over CTAP2:\n%s", out)
+	}
+	// The store keeps it: changed back directly with the new PIN.
+	d.kill(syscall.SIGTERM)
+	ok(t, []string{"VAUTH_PIN=654321", "VAUTH_NEW_PIN=123456"}, append([]string{"pin", "change"}, s...)...)
+}
+
 // TestCLIReset resets a store directly: it says what is lost, erases it,
 // and the audit log keeps the record.
 func TestCLIReset(t *testing.T) {

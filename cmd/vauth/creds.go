@@ -178,7 +178,7 @@ func printCredential(w io.Writer, c credential) {
 	k := c.PublicKey
 	if k == nil {
 		row("algorithm", dash(c.AlgorithmName))
-		row("public key", "(not available through the running vauth's control API)")
+		row("public key", "(not available)")
 		return
 	}
 	row("algorithm", fmt.Sprintf("%s (%s)", k.AlgorithmName, k.Description))

@@ -202,7 +202,19 @@ func TestCLI(t *testing.T) {
 	if _, _, err := p.rp.Login(ctx, c, p.users["alice"]); err != nil {
 		t.Errorf("alice no longer signs in after deleting bob: %v", err)
 	}
+	// creds show through the daemon has the public key, as the store
+	// shows it once the daemon stops: text and JSON, ES256 and OpenSSH.
+	shows := map[string]string{}
+	for _, show := range [][]string{{"creds", "show", p.ids["alice"]}, {"creds", "show", "--json", p.ids["alice"]}, {"creds", "show", p.ids["ssh"]}} {
+		shows[strings.Join(show, " ")] = ok(t, nil, args(show...)...)
+	}
 	d.kill(syscall.SIGTERM)
+	for show, viaDaemon := range shows {
+		viaStore := ok(t, nil, args(strings.Fields(show)...)...)
+		expect(t, viaDaemon == viaStore, "%s through the daemon:\n%s\ndiffers from the store's:\n%s", show, viaDaemon, viaStore)
+		expect(t, strings.Contains(viaDaemon, "BEGIN PUBLIC KEY"), "%s through the daemon has no public key:\n%s", show, viaDaemon)
+	}
+	expect(t, strings.Contains(shows["creds show "+p.ids["ssh"]], "OpenSSH            sk-ecdsa-sha2-nistp256@openssh.com "), "creds show of the ssh: key through the daemon:\n%s", shows["creds show "+p.ids["ssh"]])
 	after := ok(t, nil, args("creds", "list", "--json")...)
 	expect(t, !strings.Contains(after, p.ids["bob"]) && strings.Contains(after, p.ids["alice"]), "after deleting bob through the daemon:\n%s", after)
 
@@ -217,10 +229,25 @@ func TestCLI(t *testing.T) {
 	expect(t, strings.Count(deleted, `"op":"deleted"`) == 2 && strings.Contains(deleted, p.ids["bob"]) && strings.Contains(deleted, p.ids["carol"]),
 		"audit log of deletions:\n%s", deleted)
 
-	// Rename.
+	// Rename without the daemon, then through it: each is seen by the
+	// daemon's listing and by the store's once the daemon stops.
 	ok(t, nil, args("creds", "rename", p.ids["alice"], "--display-name", "Alice Renamed")...)
 	shown := ok(t, nil, args("creds", "show", p.ids["alice"])...)
 	expect(t, strings.Contains(shown, "Alice Renamed") && strings.Contains(shown, "alice@example.com"), "after rename:\n%s", shown)
+	d = startDaemon(t, p.store, "--keystore", "soft")
+	waitControl(t, p.store)
+	out = ok(t, nil, args("creds", "rename", p.ids["alice"][:8], "--name", "alice@renamed.example")...)
+	expect(t, strings.Contains(out, "renamed "+p.ids["alice"]+": alice@renamed.example (Alice Renamed)"), "creds rename through the daemon said:\n%s", out)
+	for _, when := range []string{"through the daemon", "after the daemon stopped"} {
+		var renamed credentialList
+		if err := json.Unmarshal([]byte(ok(t, nil, args("creds", "list", "--json", "--rp", "example.com")...)), &renamed); err != nil || len(renamed.Credentials) != 1 {
+			t.Fatalf("creds list %s: %+v, %v", when, renamed, err)
+		}
+		c := renamed.Credentials[0]
+		expect(t, c.ID.String() == p.ids["alice"] && c.UserName == "alice@renamed.example" && c.UserDisplayName == "Alice Renamed" && string(c.UserID) == "alice-id",
+			"creds list %s after the rename: %+v", when, c)
+		d.kill(syscall.SIGTERM)
+	}
 
 	// decode reads what the relying party received.
 	out = ok(t, nil, "decode", p.registrationFile(t))

@@ -161,7 +161,7 @@ func newCtlCredsCmd(f *ctl) *cobra.Command {
 	run, show := f.run, f.show
 	cmd := &cobra.Command{
 		Use:   "creds",
-		Short: "Add, list and remove credentials (WebDriver's Add/Get/Remove Credential)",
+		Short: "Add, list, rename and remove credentials (WebDriver's Add/Get/Remove Credential)",
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
@@ -219,13 +219,39 @@ func newCtlCredsCmd(f *ctl) *cobra.Command {
 		Short: "Delete a discoverable credential (its ID in base64url)",
 		Args:  cobra.ExactArgs(1),
 		RunE: run(func(ctx context.Context, _ *cobra.Command, c *control.Client, args []string) error {
-			id, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(args[0], "="))
+			id, err := parseCredentialID(args[0])
 			if err != nil {
-				return usageError{fmt.Errorf("credential ID %q: want base64url: %w", args[0], err)}
+				return err
 			}
 			return c.RemoveCredential(ctx, id)
 		}),
 	})
+	var rename control.UpdateUser
+	var userName, userDisplayName string
+	renameCmd := &cobra.Command{
+		Use:   "rename ID [--user-name N] [--user-display-name D]",
+		Short: "Rename the user of a discoverable credential (its ID in base64url), as updateUserInformation does",
+		Args:  cobra.ExactArgs(1),
+		RunE: run(func(ctx context.Context, cmd *cobra.Command, c *control.Client, args []string) error {
+			id, err := parseCredentialID(args[0])
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("user-name") {
+				rename.UserName = &userName
+			}
+			if cmd.Flags().Changed("user-display-name") {
+				rename.UserDisplayName = &userDisplayName
+			}
+			if rename.UserName == nil && rename.UserDisplayName == nil {
+				return usageError{errors.New("give --user-name, --user-display-name or both")}
+			}
+			return c.UpdateUser(ctx, id, rename)
+		}),
+	}
+	renameCmd.Flags().StringVar(&userName, "user-name", "", "the new user name (\"\" removes it)")
+	renameCmd.Flags().StringVar(&userDisplayName, "user-display-name", "", "the new display name (\"\" removes it)")
+	cmd.AddCommand(renameCmd)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "remove-all",
 		Short: "Delete every discoverable credential (the PIN stays; see reset)",
@@ -235,6 +261,15 @@ func newCtlCredsCmd(f *ctl) *cobra.Command {
 		}),
 	})
 	return cmd
+}
+
+// parseCredentialID reads a credential ID in base64url (padding allowed).
+func parseCredentialID(s string) ([]byte, error) {
+	id, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return nil, usageError{fmt.Errorf("credential ID %q: want base64url: %w", s, err)}
+	}
+	return id, nil
 }
 
 // readPrivateKey reads a PKCS#8 key, PEM ("PRIVATE KEY") or DER, from a
@@ -317,7 +352,7 @@ func newCtlPINCmd(f *ctl) *cobra.Command {
 	run, show := f.run, f.show
 	cmd := &cobra.Command{
 		Use:   "pin",
-		Short: "Show or set the PIN state (PIN, retry counters, forced change)",
+		Short: "Show, set or change the PIN state (PIN, retry counters, forced change)",
 		Args:  cobra.NoArgs,
 		RunE:  show(func(ctx context.Context, c *control.Client) (any, error) { return c.PIN(ctx) }),
 	}
@@ -362,6 +397,20 @@ func newCtlPINCmd(f *ctl) *cobra.Command {
 	set.Flags().IntVar(&uvRetries, "uv-retries", 0, "the built-in user verification retry counter")
 	set.Flags().BoolVar(&forceChange, "force-change", false, "make the PIN unusable until it is changed")
 	cmd.AddCommand(set)
+	var change control.ChangePIN
+	changeCmd := &cobra.Command{
+		Use:   "change --current-pin PIN --new-pin PIN",
+		Short: "Change the PIN given the current one, through clientPIN as a platform does (a wrong one costs a retry)",
+		Args:  cobra.NoArgs,
+		RunE: run(func(ctx context.Context, _ *cobra.Command, c *control.Client, _ []string) error {
+			return c.ChangePIN(ctx, change.CurrentPIN, change.NewPIN)
+		}),
+	}
+	changeCmd.Flags().StringVar(&change.CurrentPIN, "current-pin", "", "the current PIN (required)")
+	changeCmd.Flags().StringVar(&change.NewPIN, "new-pin", "", "the new PIN (required)")
+	_ = changeCmd.MarkFlagRequired("current-pin")
+	_ = changeCmd.MarkFlagRequired("new-pin")
+	cmd.AddCommand(changeCmd)
 	return cmd
 }
 

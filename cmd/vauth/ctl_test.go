@@ -84,6 +84,15 @@ func TestCtl(t *testing.T) {
 	if len(creds.Credentials) != 1 || creds.Credentials[0].UserName != "alice@example.com" || string(creds.Credentials[0].CredentialID) != string(alice.Credentials[0].ID) {
 		t.Fatalf("ctl creds list = %+v", creds)
 	}
+	aliceID := base64.RawURLEncoding.EncodeToString(alice.Credentials[0].ID)
+	runCtl(t, store, nil, "creds", "rename", aliceID, "--user-display-name", "Alice Example")
+	runCtl(t, store, &creds, "creds", "list")
+	if c := creds.Credentials[0]; c.UserName != "alice@example.com" || c.UserDisplayName != "Alice Example" || string(c.PublicKey) != string(alice.Credentials[0].PublicKey) {
+		t.Fatalf("ctl creds list after ctl creds rename = %+v", c)
+	}
+	if _, stderr, status := vauth(t, "--store", store, "ctl", "creds", "rename", "Tm9wZQ", "--user-name", "x"); status != exitNotFound || !strings.Contains(stderr, "no discoverable credential") {
+		t.Fatalf("ctl creds rename of an unknown credential: exit %d, %s", status, stderr)
+	}
 	uvRequired := gowebauthn.WithUserVerification(protocol.VerificationRequired)
 
 	t.Run("faults", func(t *testing.T) {
@@ -207,6 +216,18 @@ func TestCtl(t *testing.T) {
 		if _, err := ctap.GetPinToken(ctx, 0, "246810"); err != nil {
 			t.Fatalf("the right PIN after ctl power-cycle: %v", err)
 		}
+		if _, stderr, status := vauth(t, "--store", store, "ctl", "pin", "change", "--current-pin", "000000", "--new-pin", "135790"); status != exitError || !strings.Contains(stderr, "CTAP2_ERR_PIN_INVALID") {
+			t.Fatalf("ctl pin change with a wrong current PIN: exit %d, %s", status, stderr)
+		}
+		runCtl(t, store, &pin, "pin")
+		if pin.PINRetries != 7 {
+			t.Fatalf("ctl pin after a wrong current PIN = %+v, want 7 retries", pin)
+		}
+		runCtl(t, store, nil, "pin", "change", "--current-pin", "246810", "--new-pin", "135790")
+		if _, err := ctap.GetPinToken(ctx, 0, "135790"); err != nil {
+			t.Fatalf("the new PIN after ctl pin change: %v", err)
+		}
+		runCtl(t, store, nil, "pin", "change", "--current-pin", "135790", "--new-pin", "246810")
 		runCtl(t, store, nil, "pin", "set", "--pin-retries", "0")
 		runCtl(t, store, &pin, "pin")
 		if pin.PINRetries != 0 {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 
 	"github.com/vauth/vauth/internal/control"
@@ -42,31 +41,26 @@ func (t *daemonTarget) credentials(ctx context.Context) ([]credential, error) {
 	out := make([]credential, 0, len(all))
 	for _, c := range all {
 		n, hash := c.SignCount, sha256.Sum256([]byte(c.RPID))
-		out = append(out, credential{
+		cred := credential{
 			RPID: c.RPID, RPIDHash: b64(hash[:]), UserID: b64(c.UserHandle), UserName: c.UserName, UserDisplayName: c.UserDisplayName,
 			ID: b64(c.CredentialID), Algorithm: c.Algorithm, AlgorithmName: decode.AlgorithmName(c.Algorithm),
 			Backend: t.info.Keystore, CredProtect: max(int(c.CredProtect), 1), Discoverable: c.IsResidentCredential,
 			Created: c.Created, LastUsed: c.LastUsed, SignCount: &n,
-		})
+		}
+		if err := cred.setKey(c.PublicKey); err != nil {
+			return nil, fmt.Errorf("credential %s: %w", cred.ID, err)
+		}
+		out = append(out, cred)
 	}
 	return out, nil
 }
 
 func (t *daemonTarget) deleteCredential(ctx context.Context, c credential) error {
-	err := t.c.RemoveCredential(ctx, c.ID)
-	if errors.Is(err, control.ErrNotFound) {
-		return statusError{exitNotFound, fmt.Errorf("no credential with ID %s", c.ID)}
-	}
-	return err
+	return credentialNotFound(c, t.c.RemoveCredential(ctx, c.ID))
 }
 
-// errDaemonCannot says what the control API does not offer yet.
-func errDaemonCannot(what, dir string) error {
-	return fmt.Errorf("the control API of the running vauth cannot %s: stop `vauth run` on %s and run this again, or use --device with its hidraw node or virtual cable", what, dir)
-}
-
-func (t *daemonTarget) updateUser(context.Context, credential, string, string) error {
-	return errDaemonCannot("rename credentials", t.dir)
+func (t *daemonTarget) updateUser(ctx context.Context, c credential, name, displayName string) error {
+	return credentialNotFound(c, t.c.UpdateUser(ctx, c.ID, control.UpdateUser{UserName: &name, UserDisplayName: &displayName}))
 }
 
 func (t *daemonTarget) pinStatus(ctx context.Context) (pinStatus, error) {
@@ -85,8 +79,14 @@ func (t *daemonTarget) setPIN(ctx context.Context, pin string) error {
 	return t.c.SetPIN(ctx, control.PINChange{PIN: &pin})
 }
 
-func (t *daemonTarget) changePIN(context.Context, string, string) error {
-	return errDaemonCannot("check the current PIN", t.dir)
+func (t *daemonTarget) changePIN(ctx context.Context, oldPIN, newPIN string) error {
+	return withRetries(ctx, t.pinRetries, pinError(t.c.ChangePIN(ctx, oldPIN, newPIN)))
+}
+
+// pinRetries is the PIN attempts left, as the control API tells.
+func (t *daemonTarget) pinRetries(ctx context.Context) (int, error) {
+	st, err := t.c.PIN(ctx)
+	return st.PINRetries, err
 }
 
 func (t *daemonTarget) reset(ctx context.Context) error {

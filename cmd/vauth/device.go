@@ -94,7 +94,7 @@ func (t *deviceTarget) credMgmt(ctx context.Context) (*client.CredentialManageme
 		tok, err = t.ctap.GetPinToken(ctx, 0, pin)
 	}
 	if err != nil {
-		return nil, withRetries(ctx, t.ctap, pinError(err))
+		return nil, withRetries(ctx, ctapRetries(t.ctap), pinError(err))
 	}
 	t.cm = &client.CredentialManagement{Client: t.ctap, Token: tok, Preview: preview}
 	return t.cm, nil
@@ -200,7 +200,7 @@ func (t *deviceTarget) setPIN(ctx context.Context, pin string) error {
 }
 
 func (t *deviceTarget) changePIN(ctx context.Context, oldPIN, newPIN string) error {
-	return withRetries(ctx, t.ctap, pinError(t.ctap.ChangePIN(ctx, 0, oldPIN, newPIN)))
+	return withRetries(ctx, ctapRetries(t.ctap), pinError(t.ctap.ChangePIN(ctx, 0, oldPIN, newPIN)))
 }
 
 func (t *deviceTarget) reset(ctx context.Context) error {

@@ -129,16 +129,25 @@ func pinError(err error) error {
 	return err
 }
 
-// withRetries adds the attempts left to a wrong-PIN error of c's
-// authenticator.
-func withRetries(ctx context.Context, c *client.Client, err error) error {
+// withRetries adds the attempts left, as retries tells them, to a
+// wrong-PIN error.
+func withRetries(ctx context.Context, retries func(context.Context) (int, error), err error) error {
 	if !errors.Is(err, errWrongPIN) {
 		return err
 	}
-	if left, _, rerr := c.PINRetries(ctx); rerr == nil {
+	if left, rerr := retries(ctx); rerr == nil {
 		return statusError{exitPIN, fmt.Errorf("%w: %s left before the PIN is blocked", errWrongPIN, plural(left, "attempt"))}
 	}
 	return err
+}
+
+// ctapRetries is withRetries' retries for an authenticator spoken to over
+// CTAP2 (getPINRetries).
+func ctapRetries(c *client.Client) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		left, _, err := c.PINRetries(ctx)
+		return left, err
+	}
 }
 
 func newPINCmd(g *globals) *cobra.Command {

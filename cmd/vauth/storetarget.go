@@ -16,10 +16,10 @@ import (
 )
 
 // storeTarget is the store opened directly, when no daemon runs on it: the
-// keystore for listings and renames, the authenticator in-process
-// (client.Direct) for PIN changes, so that they follow CTAP exactly.
-// Deletions and resets go through the authenticator, so the audit log
-// records them.
+// keystore for listings, the authenticator in-process (client.Direct) for
+// PIN changes, so that they follow CTAP exactly. Deletions, renames and
+// resets go through the authenticator too, as credential management's
+// would, so the audit log records deletions and resets.
 type storeTarget struct {
 	dir  string
 	d    *daemon.Daemon
@@ -111,19 +111,11 @@ func fromKeystore(c *keystore.Credential, backend string, usage keystore.UsageRe
 }
 
 func (t *storeTarget) deleteCredential(_ context.Context, c credential) error {
-	err := t.d.Authenticator.DeleteCredential(c.ID)
-	if errors.Is(err, keystore.ErrNotFound) {
-		return statusError{exitNotFound, fmt.Errorf("no credential with ID %s", c.ID)}
-	}
-	return err
+	return credentialNotFound(c, t.d.Authenticator.DeleteCredential(c.ID))
 }
 
 func (t *storeTarget) updateUser(_ context.Context, c credential, name, displayName string) error {
-	err := t.d.Keystore.UpdateUser(c.ID, keystore.User{ID: c.UserID, Name: name, DisplayName: displayName})
-	if errors.Is(err, keystore.ErrNotFound) {
-		return statusError{exitNotFound, fmt.Errorf("no credential with ID %s", c.ID)}
-	}
-	return err
+	return credentialNotFound(c, t.d.Authenticator.UpdateUser(c.ID, &name, &displayName))
 }
 
 func (t *storeTarget) pinStatus(context.Context) (pinStatus, error) {
@@ -137,7 +129,7 @@ func (t *storeTarget) setPIN(ctx context.Context, pin string) error {
 }
 
 func (t *storeTarget) changePIN(ctx context.Context, oldPIN, newPIN string) error {
-	return withRetries(ctx, t.ctap, pinError(t.ctap.ChangePIN(ctx, 0, oldPIN, newPIN)))
+	return withRetries(ctx, ctapRetries(t.ctap), pinError(t.ctap.ChangePIN(ctx, 0, oldPIN, newPIN)))
 }
 
 // reset erases the store as authenticatorReset does, but without its

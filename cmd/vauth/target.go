@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vauth/vauth/attestation"
+	"github.com/vauth/vauth/internal/control"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/decode"
+	"github.com/vauth/vauth/keystore"
 )
 
 // target is an authenticator that the CLI inspects and manages: the store
@@ -238,6 +241,16 @@ func findCredential(all []credential, ref string) (credential, error) {
 		return found[0], nil
 	}
 	return credential{}, usageError{fmt.Errorf("credential ID %s is ambiguous: %d credentials start with it; give more of it", ref, len(found))}
+}
+
+// credentialNotFound makes the not found of the authenticator
+// (keystore.ErrNotFound) or of the control API for credential c an
+// exitNotFound error.
+func credentialNotFound(c credential, err error) error {
+	if errors.Is(err, keystore.ErrNotFound) || errors.Is(err, control.ErrNotFound) {
+		return statusError{exitNotFound, fmt.Errorf("no credential with ID %s", c.ID)}
+	}
+	return err
 }
 
 // credentialsOf lists the credentials of one RP.

@@ -51,6 +51,10 @@ type Credential struct {
 	// used (where the keystore tracks it).
 	SignCount uint32 `json:"signCount"`
 	Algorithm int    `json:"algorithm,omitempty"` // COSE: -7 ES256, -8 EdDSA
+	// PublicKey is the credential's public key as a COSE_Key, as the
+	// authenticator data of a registration carries it; listings only (on
+	// import it comes from PrivateKey).
+	PublicKey Base64URL `json:"publicKey,omitempty"`
 	// CredProtect is the credProtect level (1-3), 0 when not set.
 	CredProtect uint8      `json:"credProtect,omitempty"`
 	Created     *time.Time `json:"created,omitempty"`
@@ -60,6 +64,14 @@ type Credential struct {
 // Credentials is Get Credentials' answer.
 type Credentials struct {
 	Credentials []Credential `json:"credentials"`
+}
+
+// UpdateUser is the body that renames the user of a discoverable
+// credential, as credential management's updateUserInformation does;
+// absent members stay as they are, "" removes a name.
+type UpdateUser struct {
+	UserName        *string `json:"userName,omitempty"`
+	UserDisplayName *string `json:"userDisplayName,omitempty"`
 }
 
 // UserVerified is Set User Verified's body.
@@ -159,6 +171,13 @@ type PINChange struct {
 	PINRetries     *int    `json:"pinRetries,omitempty"`
 	UVRetries      *int    `json:"uvRetries,omitempty"`
 	ForcePINChange *bool   `json:"forcePinChange,omitempty"`
+}
+
+// ChangePIN is the body that changes the PIN given the current one, as
+// clientPIN's changePIN does.
+type ChangePIN struct {
+	CurrentPIN string `json:"currentPin"`
+	NewPIN     string `json:"newPin"`
 }
 
 // Faults are the failures armed on purpose (ctap2.FaultSettings), in the
@@ -261,6 +280,9 @@ type Events struct {
 // Error is the body of every error answer.
 type Error struct {
 	Error string `json:"error"`
+	// CTAPStatus is the CTAP status code the authenticator refused with
+	// (HTTP 409), e.g. 0x31 CTAP2_ERR_PIN_INVALID; 0 for other errors.
+	CTAPStatus uint8 `json:"ctapStatus,omitempty"`
 }
 
 // Duration is a time.Duration as a Go duration string in JSON ("250ms",

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vauth/vauth/ctap2"
 )
 
 // Client calls the control API of a running vauth. Its methods are the
@@ -67,9 +69,21 @@ func ReadTCPEndpoint(dir string) (TCPEndpoint, error) {
 type APIError struct {
 	StatusCode int    // the HTTP status
 	Message    string // what the server said
+	// CTAPStatus is the CTAP status the authenticator refused with; 0 for
+	// other errors.
+	CTAPStatus ctap2.Status
 }
 
 func (e *APIError) Error() string { return e.Message }
+
+// Unwrap gives the authenticator's refusal as a *ctap2.StatusError, so
+// that errors.As finds its status as it would over CTAP.
+func (e *APIError) Unwrap() error {
+	if e.CTAPStatus == ctap2.CTAP2OK {
+		return nil
+	}
+	return &ctap2.StatusError{Status: e.CTAPStatus}
+}
 
 // Is makes errors.Is match the operations' errors by HTTP status, as the
 // server maps them.
@@ -137,7 +151,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ac
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(b))
 		}
-		return nil, &APIError{StatusCode: resp.StatusCode, Message: e.Error}
+		return nil, &APIError{StatusCode: resp.StatusCode, Message: e.Error, CTAPStatus: ctap2.Status(e.CTAPStatus)}
 	}
 	return resp, nil
 }
@@ -164,6 +178,12 @@ func (c *Client) Credentials(ctx context.Context) ([]Credential, error) {
 // RemoveCredential deletes a discoverable credential (Remove Credential).
 func (c *Client) RemoveCredential(ctx context.Context, id []byte) error {
 	return c.call(ctx, http.MethodDelete, "/v1/credentials/"+base64.RawURLEncoding.EncodeToString(id), nil, nil)
+}
+
+// UpdateUser renames the user of a discoverable credential
+// (updateUserInformation); nil names stay as they are.
+func (c *Client) UpdateUser(ctx context.Context, id []byte, u UpdateUser) error {
+	return c.call(ctx, http.MethodPatch, "/v1/credentials/"+base64.RawURLEncoding.EncodeToString(id), u, nil)
 }
 
 // RemoveAllCredentials deletes every discoverable credential (Remove All
@@ -206,6 +226,13 @@ func (c *Client) PIN(ctx context.Context) (PINState, error) {
 // SetPIN changes the PIN state.
 func (c *Client) SetPIN(ctx context.Context, ch PINChange) error {
 	return c.call(ctx, http.MethodPost, "/v1/pin", ch, nil)
+}
+
+// ChangePIN changes the PIN given the current one, as clientPIN's
+// changePIN does; the authenticator's refusal (a wrong current PIN, a
+// blocked PIN) unwraps to a *ctap2.StatusError.
+func (c *Client) ChangePIN(ctx context.Context, currentPIN, newPIN string) error {
+	return c.call(ctx, http.MethodPost, "/v1/pin/change", ChangePIN{CurrentPIN: currentPIN, NewPIN: newPIN}, nil)
 }
 
 // Reset erases the authenticator.

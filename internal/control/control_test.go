@@ -147,6 +147,9 @@ func TestImportedCredentialSignsIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if string(added.PublicKey) != string(coseKey) {
+				t.Fatalf("AddCredential's publicKey %x, want the imported key's %x", added.PublicKey, coseKey)
+			}
 			u := &demo.User{ID: []byte("imported"), Name: "imp@example.com", Credentials: []gowebauthn.Credential{{
 				ID: added.CredentialID, PublicKey: coseKey, AttestationType: "none",
 				Authenticator: gowebauthn.Authenticator{SignCount: 100},
@@ -169,7 +172,7 @@ func TestImportedCredentialSignsIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.resident && (len(creds) != 1 || string(creds[0].CredentialID) != string(added.CredentialID) || creds[0].UserName != "imp@example.com" || creds[0].SignCount < 101) {
+			if tc.resident && (len(creds) != 1 || string(creds[0].CredentialID) != string(added.CredentialID) || creds[0].UserName != "imp@example.com" || creds[0].SignCount < 101 || string(creds[0].PublicKey) != string(coseKey)) {
 				t.Fatalf("Credentials = %+v", creds)
 			} else if !tc.resident && len(creds) != 0 {
 				t.Fatalf("Credentials lists %d non-resident credentials", len(creds))
@@ -621,5 +624,156 @@ func TestEvents(t *testing.T) {
 	}
 	if ev, err := f.ctl.Events(f.ctx, 5, 0); err != nil || len(ev.Events) != 0 || ev.Next != 5 {
 		t.Fatalf("nothing new: %+v, %v", ev, err)
+	}
+}
+
+// The listing carries each credential's public key: the COSE_Key the
+// relying party received at registration, byte for byte, for both
+// algorithms.
+func TestCredentialPublicKey(t *testing.T) {
+	f := start(t, daemon.Options{})
+	eddsa := func(o *protocol.PublicKeyCredentialCreationOptions) error {
+		o.Parameters = []protocol.CredentialParameter{{Type: protocol.PublicKeyCredentialType, Algorithm: cose.AlgEdDSA}}
+		return nil
+	}
+	users := map[string]*demo.User{"es256": f.register(t, "es256"), "eddsa": f.register(t, "eddsa", eddsa)}
+	creds, err := f.ctl.Credentials(f.ctx)
+	if err != nil || len(creds) != 2 {
+		t.Fatalf("Credentials = %d, %v; want 2", len(creds), err)
+	}
+	for _, c := range creds {
+		u := users[c.UserName]
+		if u == nil {
+			t.Fatalf("unexpected credential %+v", c)
+		}
+		if want := u.Credentials[0].PublicKey; string(c.PublicKey) != string(want) {
+			t.Errorf("%s: publicKey %x, want what the relying party received, %x", c.UserName, c.PublicKey, want)
+		}
+		k, err := cose.Parse(c.PublicKey)
+		if err != nil || k.Alg != c.Algorithm {
+			t.Errorf("%s: publicKey parses to %+v, %v; want algorithm %d", c.UserName, k, err, c.Algorithm)
+		}
+	}
+}
+
+// UpdateUser renames as credential management's updateUserInformation
+// does: the names given change, the rest stays, the relying party's user
+// handle with it; unknown and non-discoverable credentials are not found.
+func TestUpdateUser(t *testing.T) {
+	f := start(t, daemon.Options{})
+	alice := f.register(t, "alice")
+	plain := &demo.User{ID: []byte("id-plain"), Name: "plain"}
+	if _, err := f.rp.Register(f.ctx, f.client, plain, gowebauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementDiscouraged)); err != nil {
+		t.Fatal(err)
+	}
+	id := alice.Credentials[0].ID
+	name, display, empty := "alice@example.com", "Alice Example", ""
+	for _, tc := range []struct {
+		name                string
+		u                   UpdateUser
+		wantName, wantDispl string
+	}{
+		{"name", UpdateUser{UserName: &name}, "alice@example.com", "alice"},
+		{"display name", UpdateUser{UserDisplayName: &display}, "alice@example.com", "Alice Example"},
+		{"both, one removed", UpdateUser{UserName: &name, UserDisplayName: &empty}, "alice@example.com", ""},
+	} {
+		if err := f.ctl.UpdateUser(f.ctx, id, tc.u); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		creds, err := f.ctl.Credentials(f.ctx)
+		if err != nil || len(creds) != 1 {
+			t.Fatalf("Credentials = %d, %v", len(creds), err)
+		}
+		if c := creds[0]; string(c.UserHandle) != "id-alice" || c.UserName != tc.wantName || c.UserDisplayName != tc.wantDispl {
+			t.Errorf("%s: user %q %q (%q), want %q (%q)", tc.name, c.UserHandle, c.UserName, c.UserDisplayName, tc.wantName, tc.wantDispl)
+		}
+	}
+	// The renamed passkey still signs in, as the same user.
+	if who, _, err := f.rp.Login(f.ctx, f.client, nil); err != nil || who != alice {
+		t.Fatalf("passkey sign-in after the rename: %v, %v", who, err)
+	}
+	for _, tc := range []struct {
+		name string
+		id   []byte
+		u    UpdateUser
+		want error
+		code int
+	}{
+		{"unknown credential", []byte("nope"), UpdateUser{UserName: &name}, ErrNotFound, http.StatusNotFound},
+		{"non-discoverable credential", plain.Credentials[0].ID, UpdateUser{UserName: &name}, ErrNotFound, http.StatusNotFound},
+		{"no names", id, UpdateUser{}, ErrInvalid, http.StatusBadRequest},
+	} {
+		err := f.ctl.UpdateUser(f.ctx, tc.id, tc.u)
+		var ae *APIError
+		if !errors.Is(err, tc.want) || !errors.As(err, &ae) || ae.StatusCode != tc.code {
+			t.Errorf("%s: UpdateUser = %v, want HTTP %d", tc.name, err, tc.code)
+		}
+	}
+}
+
+// ChangePIN goes through clientPIN as a platform would: the right current
+// PIN replaces it; a wrong one costs a retry and says so with its CTAP
+// status; three in a row need a power cycle; the new PIN follows CTAP's
+// rules.
+func TestChangePIN(t *testing.T) {
+	f := start(t, daemon.Options{})
+	ctap := client.New(client.Direct(f.srv.Daemon().Authenticator))
+	status := func(err error) ctap2.Status {
+		var se *ctap2.StatusError
+		if errors.As(err, &se) {
+			return se.Status
+		}
+		return ctap2.CTAP2OK
+	}
+	if err := f.ctl.ChangePIN(f.ctx, "1234", "5678"); status(err) != ctap2.CTAP2ErrPinNotSet {
+		t.Fatalf("ChangePIN without a PIN = %v, want CTAP2_ERR_PIN_NOT_SET", err)
+	}
+	pin := "2468"
+	if err := f.ctl.SetPIN(f.ctx, PINChange{PIN: &pin}); err != nil {
+		t.Fatal(err)
+	}
+
+	err := f.ctl.ChangePIN(f.ctx, "0000", "1357")
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusConflict || status(err) != ctap2.CTAP2ErrPinInvalid {
+		t.Fatalf("ChangePIN with a wrong current PIN = %v, want a 409 with CTAP2_ERR_PIN_INVALID", err)
+	}
+	if st, _ := f.ctl.PIN(f.ctx); st.PINRetries != 7 {
+		t.Fatalf("pinRetries %d after a wrong current PIN, want 7", st.PINRetries)
+	}
+	if err := f.ctl.ChangePIN(f.ctx, pin, "12"); status(err) != ctap2.CTAP2ErrPinPolicyViolation {
+		t.Fatalf("ChangePIN to a short PIN = %v, want CTAP2_ERR_PIN_POLICY_VIOLATION", err)
+	}
+	if err := f.ctl.ChangePIN(f.ctx, pin, strings.Repeat("9", 64)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ChangePIN to a 64-byte PIN = %v, want invalid", err)
+	}
+	if err := f.ctl.ChangePIN(f.ctx, pin, "1357"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := f.ctl.PIN(f.ctx); !st.PINSet || st.PINRetries != 8 {
+		t.Fatalf("PIN = %+v after the change, want 8 retries", st)
+	}
+	if _, err := ctap.GetPinToken(f.ctx, 0, pin); status(err) != ctap2.CTAP2ErrPinInvalid {
+		t.Fatalf("the old PIN after the change = %v, want CTAP2_ERR_PIN_INVALID", err)
+	}
+	if _, err := ctap.GetPinToken(f.ctx, 0, "1357"); err != nil {
+		t.Fatalf("the new PIN after the change: %v", err)
+	}
+
+	// Three wrong in a row: the third says a power cycle is needed, and
+	// until then even the right PIN is refused.
+	for i, want := range []ctap2.Status{ctap2.CTAP2ErrPinInvalid, ctap2.CTAP2ErrPinInvalid, ctap2.CTAP2ErrPinAuthBlocked} {
+		if err := f.ctl.ChangePIN(f.ctx, "0000", "8642"); status(err) != want {
+			t.Fatalf("wrong current PIN %d = %v, want %v", i+1, err, want)
+		}
+	}
+	if err := f.ctl.ChangePIN(f.ctx, "1357", "8642"); status(err) != ctap2.CTAP2ErrPinAuthBlocked {
+		t.Fatalf("the right PIN before the power cycle = %v, want CTAP2_ERR_PIN_AUTH_BLOCKED", err)
+	}
+	if err := f.ctl.PowerCycle(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ctl.ChangePIN(f.ctx, "1357", "8642"); err != nil {
+		t.Fatalf("the right PIN after the power cycle: %v", err)
 	}
 }

@@ -62,7 +62,12 @@ func (s *Server) Handler(token string, log *slog.Logger) http.Handler {
 			if err != nil {
 				code := statusCode(err)
 				log.Debug("control API request failed", "request", pattern, "status", code, "err", err)
-				writeJSON(w, code, Error{Error: err.Error()})
+				body := Error{Error: err.Error()}
+				var se *ctap2.StatusError
+				if errors.As(err, &se) {
+					body.CTAPStatus = uint8(se.Status)
+				}
+				writeJSON(w, code, body)
 				return
 			}
 			switch v.(type) {
@@ -88,11 +93,22 @@ func (s *Server) Handler(token string, log *slog.Logger) http.Handler {
 		return Credentials{Credentials: cs}, err
 	})
 	route("DELETE /v1/credentials/{id}", func(_ http.ResponseWriter, r *http.Request) (any, error) {
-		id, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r.PathValue("id"), "="))
+		id, err := credentialID(r)
 		if err != nil {
-			return nil, fmt.Errorf("%w: credential ID: %v", ErrInvalid, err)
+			return nil, err
 		}
 		return nil, s.RemoveCredential(id)
+	})
+	route("PATCH /v1/credentials/{id}", func(_ http.ResponseWriter, r *http.Request) (any, error) {
+		id, err := credentialID(r)
+		if err != nil {
+			return nil, err
+		}
+		var u UpdateUser
+		if err := readJSON(r, &u); err != nil {
+			return nil, err
+		}
+		return nil, s.UpdateUser(id, u)
 	})
 	route("DELETE /v1/credentials", func(http.ResponseWriter, *http.Request) (any, error) { return nil, s.RemoveAllCredentials() })
 	route("POST /v1/uv", func(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -130,6 +146,13 @@ func (s *Server) Handler(token string, log *slog.Logger) http.Handler {
 		}
 		return nil, s.SetPIN(c)
 	})
+	route("POST /v1/pin/change", func(_ http.ResponseWriter, r *http.Request) (any, error) {
+		var c ChangePIN
+		if err := readJSON(r, &c); err != nil {
+			return nil, err
+		}
+		return nil, s.ChangePIN(r.Context(), c.CurrentPIN, c.NewPIN)
+	})
 	route("POST /v1/reset", func(http.ResponseWriter, *http.Request) (any, error) { return nil, s.Reset() })
 	route("POST /v1/power-cycle", func(http.ResponseWriter, *http.Request) (any, error) { return nil, s.PowerCycle() })
 	route("GET /v1/faults", func(http.ResponseWriter, *http.Request) (any, error) { return s.Faults(), nil })
@@ -154,6 +177,15 @@ func (s *Server) Handler(token string, log *slog.Logger) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// credentialID is the {id} of the request's path, in base64url.
+func credentialID(r *http.Request) ([]byte, error) {
+	id, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r.PathValue("id"), "="))
+	if err != nil {
+		return nil, fmt.Errorf("%w: credential ID: %v", ErrInvalid, err)
+	}
+	return id, nil
 }
 
 // streamed is what a handler returns when it wrote its answer itself.

@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/vauth/vauth/attestation"
 	"github.com/vauth/vauth/ctap2"
+	"github.com/vauth/vauth/ctap2/client"
+	"github.com/vauth/vauth/ctap2/pinuv"
+	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/keystore"
 )
@@ -124,7 +128,10 @@ func (s *Server) AddCredential(c Credential) (Credential, error) {
 	case err != nil:
 		return Credential{}, err
 	}
-	out := s.credential(cred)
+	out, err := s.credential(cred)
+	if err != nil {
+		return Credential{}, err
+	}
 	out.RPID, out.SignCount = c.RPID, c.SignCount
 	s.events.publish(Event{
 		Type: EventAdded, Time: s.now(), RPID: c.RPID, CredentialID: cred.ID, IsResidentCredential: cred.Discoverable,
@@ -134,7 +141,11 @@ func (s *Server) AddCredential(c Credential) (Credential, error) {
 }
 
 // credential describes a keystore credential.
-func (s *Server) credential(c *keystore.Credential) Credential {
+func (s *Server) credential(c *keystore.Credential) (Credential, error) {
+	publicKey, err := cose.Marshal(c.PublicKey, c.Algorithm)
+	if err != nil {
+		return Credential{}, fmt.Errorf("the public key of credential %s: %w", base64.RawURLEncoding.EncodeToString(c.ID), err)
+	}
 	out := Credential{
 		CredentialID:         c.ID,
 		IsResidentCredential: c.Discoverable,
@@ -144,6 +155,7 @@ func (s *Server) credential(c *keystore.Credential) Credential {
 		UserDisplayName:      c.User.DisplayName,
 		Algorithm:            c.Algorithm,
 		CredProtect:          c.CredProtect,
+		PublicKey:            publicKey,
 	}
 	if !c.Created.IsZero() {
 		created := c.Created.UTC()
@@ -158,7 +170,7 @@ func (s *Server) credential(c *keystore.Credential) Credential {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Credentials is WebDriver's Get Credentials: the discoverable
@@ -171,7 +183,9 @@ func (s *Server) Credentials() ([]Credential, error) {
 	}
 	out := make([]Credential, len(all))
 	for i, c := range all {
-		out[i] = s.credential(c)
+		if out[i], err = s.credential(c); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -180,6 +194,20 @@ func (s *Server) Credentials() ([]Credential, error) {
 // credential.
 func (s *Server) RemoveCredential(id []byte) error {
 	err := s.d.Authenticator.DeleteCredential(id)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return fmt.Errorf("%w: no discoverable credential with that ID", ErrNotFound)
+	}
+	return err
+}
+
+// UpdateUser renames the user of a discoverable credential as credential
+// management's updateUserInformation does (the same code, so the same log
+// record): the names u gives change, the user ID stays.
+func (s *Server) UpdateUser(id []byte, u UpdateUser) error {
+	if u.UserName == nil && u.UserDisplayName == nil {
+		return fmt.Errorf("%w: give userName, userDisplayName or both", ErrInvalid)
+	}
+	err := s.d.Authenticator.UpdateUser(id, u.UserName, u.UserDisplayName)
 	if errors.Is(err, keystore.ErrNotFound) {
 		return fmt.Errorf("%w: no discoverable credential with that ID", ErrNotFound)
 	}
@@ -268,6 +296,18 @@ func (s *Server) SetPIN(c PINChange) error {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
+}
+
+// ChangePIN changes the PIN given the current one, through
+// authenticatorClientPIN (getKeyAgreement, changePIN) as a platform does,
+// so CTAP's rules apply: a wrong current PIN costs a retry, three in a row
+// need a power cycle, none left blocks the PIN. The authenticator's
+// refusal is a *ctap2.StatusError.
+func (s *Server) ChangePIN(ctx context.Context, currentPIN, newPIN string) error {
+	if len(newPIN) > pinuv.MaxPINLength {
+		return fmt.Errorf("%w: a PIN has at most %d bytes", ErrInvalid, pinuv.MaxPINLength)
+	}
+	return client.New(client.Direct(s.d.Authenticator)).ChangePIN(ctx, 0, currentPIN, newPIN)
 }
 
 // Reset erases the authenticator as authenticatorReset does, without
