@@ -314,6 +314,7 @@ func decodeRPEntity(raw []byte, name string) (rpEntity, error) {
 	if rp.Name, _, err = field[string](m, "name", name+".name"); err != nil {
 		return rp, err
 	}
+	rp.Name = truncateName(rp.Name) // see limits.go
 	_, _, err = field[string](m, "icon", name+".icon") // deprecated; checked, not kept
 	return rp, err
 }
@@ -334,12 +335,16 @@ func decodeUserEntity(raw []byte, name string) (userEntity, error) {
 	if u.ID, err = requiredField[[]byte](m, "id", name+".id"); err != nil {
 		return u, err
 	}
+	if err = checkUserID(u.ID, name+".id"); err != nil {
+		return u, err
+	}
 	if u.Name, _, err = field[string](m, "name", name+".name"); err != nil {
 		return u, err
 	}
 	if u.DisplayName, _, err = field[string](m, "displayName", name+".displayName"); err != nil {
 		return u, err
 	}
+	u.Name, u.DisplayName = truncateName(u.Name), truncateName(u.DisplayName) // see limits.go
 	_, _, err = field[string](m, "icon", name+".icon") // deprecated; checked, not kept
 	return u, err
 }

@@ -392,16 +392,18 @@ func (a *Authenticator) findDiscoverable(id []byte) (*keystore.Credential, error
 
 // updateUser is updateUserInformation: the user ID must be the
 // credential's; name and displayName are replaced, and an absent or empty
-// one is removed.
+// one is removed. Long names are truncated as makeCredential truncates
+// them (limits.go).
 func (a *Authenticator) updateUser(c *keystore.Credential, u userEntity) error {
 	if !bytes.Equal(u.ID, c.User.ID) {
 		return statusErrorf(CTAP1ErrInvalidParameter, "user.id differs from the credential's")
 	}
-	err := a.keystore.UpdateUser(c.ID, keystore.User{ID: u.ID, Name: u.Name, DisplayName: u.DisplayName})
+	// The control API's rename comes here without decodeUserEntity.
+	err := a.keystore.UpdateUser(c.ID, keystore.User{ID: u.ID, Name: truncateName(u.Name), DisplayName: truncateName(u.DisplayName)})
 	if errors.Is(err, keystore.ErrNotFound) {
 		return &StatusError{Status: CTAP2ErrNoCredentials, Err: err}
 	} else if err != nil {
-		return fmt.Errorf("updating the credential's user: %w", err)
+		return keystoreError("updating the credential's user", err)
 	}
 	return nil
 }

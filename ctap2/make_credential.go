@@ -91,6 +91,11 @@ func (a *Authenticator) decodeMakeCredential(data []byte) (*makeCredentialReques
 	if req.options, err = decodeOptions(p, makeCredentialOptions); err != nil {
 		return nil, err
 	}
+	if req.options.rk == optionTrue && len(req.user.ID) == 0 {
+		// A discoverable credential is found again by its user ID
+		// (limits.go).
+		return nil, statusErrorf(CTAP1ErrInvalidLength, "user.id is empty")
+	}
 	if req.pinUvAuth, err = decodePinUvAuth(p, makeCredentialPinUvAuthParam, makeCredentialPinUvAuthProtocol); err != nil {
 		return nil, err
 	}
@@ -210,10 +215,8 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 		return nil, nil, err
 	}
 	cred, err := a.keystore.Create(createReq)
-	if errors.Is(err, keystore.ErrUnsupportedAlgorithm) {
-		return nil, nil, &StatusError{Status: CTAP2ErrUnsupportedAlgorithm, Err: err}
-	} else if err != nil {
-		return nil, nil, fmt.Errorf("creating the credential: %w", err)
+	if err != nil {
+		return nil, nil, keystoreError("creating the credential", err)
 	}
 	if hmacSecretMC != nil {
 		enc, err := hmacSecretMC.output(a.keystore, cred, flags&flagUV != 0)

@@ -136,7 +136,8 @@ func (a *Authenticator) DeleteCredential(id []byte) error {
 // UpdateUser renames the user of a discoverable credential, as credential
 // management's updateUserInformation does (the user ID stays the
 // credential's), and logs it as that does. A nil name or displayName keeps
-// the current one. keystore.ErrNotFound when there is no such discoverable
+// the current one; a name over 64 bytes is truncated as makeCredential
+// truncates it. keystore.ErrNotFound when there is no such discoverable
 // credential.
 func (a *Authenticator) UpdateUser(id []byte, name, displayName *string) error {
 	a.mu.Lock()

@@ -17,6 +17,23 @@ const (
 	EdDSA = -8 // Ed25519
 )
 
+// Limits of the fields a discoverable credential keeps. A request over one
+// of them is refused with an error wrapping ErrInvalidLength.
+const (
+	// MaxUserIDLength is the longest user ID (WebAuthn §5.4.3: a user
+	// handle is at most 64 bytes). A discoverable credential's is 1 to 64
+	// bytes.
+	MaxUserIDLength = 64
+	// MaxUserNameLength is the longest user name and display name, in
+	// bytes of UTF-8: the 64 bytes WebAuthn §5.4.1 and §5.4.3 require an
+	// authenticator to keep. The authenticator truncates longer ones
+	// before they reach the keystore (WebAuthn §6.4.1).
+	MaxUserNameLength = 64
+	// MaxRPIDLength is the longest RP ID. No RP ID is truncated; this is
+	// far more than a CTAPHID message (7609 bytes) can carry.
+	MaxRPIDLength = 0xffff
+)
+
 // Sizes of the extension data a credential carries (CTAP 2.1 §12).
 const (
 	// MaxCredBlobLength is the longest credBlob a credential keeps
@@ -37,6 +54,10 @@ var (
 	ErrUnsupportedAlgorithm = errors.New("keystore: unsupported algorithm")
 	// ErrInUse: another process holds the store.
 	ErrInUse = errors.New("keystore: store is in use by another process")
+	// ErrInvalidLength: a field of the request is shorter or longer than
+	// the keystore keeps (the Max…Length limits above); nothing was
+	// stored.
+	ErrInvalidLength = errors.New("keystore: field length out of range")
 )
 
 // User is the WebAuthn user entity of a discoverable credential.
@@ -100,7 +121,8 @@ type Keystore interface {
 	// Create makes a new key pair. A discoverable credential is durable when
 	// Create returns, and replaces (in the same transaction) any discoverable
 	// credential of the same RP with the same user ID. A non-discoverable
-	// credential keeps its sealed key in its ID, bound to RPIDHash.
+	// credential keeps its sealed key in its ID, bound to RPIDHash. A field
+	// out of its limits is refused with an error wrapping ErrInvalidLength.
 	Create(req CreateRequest) (*Credential, error)
 	// Lookup finds a credential by ID for an RP: a discoverable one in the
 	// store, or a non-discoverable one by unsealing its ID. ErrNotFound when
@@ -114,7 +136,8 @@ type Keystore interface {
 	// Delete removes a discoverable credential and its counter.
 	Delete(id []byte) error
 	// UpdateUser replaces the name and display name of a discoverable
-	// credential's user; the user ID must match.
+	// credential's user; the user ID must match. Names longer than
+	// MaxUserNameLength are refused (ErrInvalidLength), not truncated.
 	UpdateUser(id []byte, user User) error
 
 	// Sign signs msg with the credential's key: ES256 signs SHA-256(msg) and

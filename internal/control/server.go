@@ -123,7 +123,7 @@ func (s *Server) AddCredential(c Credential) (Credential, error) {
 	switch {
 	case errors.Is(err, keystore.ErrImportUnsupported):
 		return Credential{}, fmt.Errorf("%w: %v", ErrUnsupported, err)
-	case errors.Is(err, keystore.ErrUnsupportedAlgorithm):
+	case errors.Is(err, keystore.ErrUnsupportedAlgorithm), errors.Is(err, keystore.ErrInvalidLength):
 		return Credential{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	case err != nil:
 		return Credential{}, err

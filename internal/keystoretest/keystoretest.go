@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"ExtensionData", testExtensionData},
 		{"CredRandom", testCredRandom},
 		{"Indexes", testIndexes},
+		{"Limits", testLimits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

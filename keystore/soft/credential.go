@@ -114,8 +114,8 @@ func (s *Store) checkRequest(req keystore.CreateRequest) error {
 		if err := checkUser(req.User); err != nil {
 			return err
 		}
-		if req.RPID == "" || len(req.RPID) > maxNameLen {
-			return fmt.Errorf("soft: RP ID must be 1 to %d bytes", maxNameLen)
+		if req.RPID == "" || len(req.RPID) > keystore.MaxRPIDLength {
+			return fmt.Errorf("soft: RP ID of %d bytes, want 1 to %d: %w", len(req.RPID), keystore.MaxRPIDLength, keystore.ErrInvalidLength)
 		}
 	}
 	return checkExtensionData(req)
@@ -188,14 +188,14 @@ func (s *Store) assemble(req keystore.CreateRequest, pub crypto.PublicKey, blob 
 // of keystore.LargeBlobKeyLength bytes for a discoverable credential only.
 func checkExtensionData(req keystore.CreateRequest) error {
 	if len(req.CredBlob) > keystore.MaxCredBlobLength {
-		return fmt.Errorf("soft: credBlob of %d bytes, at most %d", len(req.CredBlob), keystore.MaxCredBlobLength)
+		return fmt.Errorf("soft: credBlob of %d bytes, at most %d: %w", len(req.CredBlob), keystore.MaxCredBlobLength, keystore.ErrInvalidLength)
 	}
 	switch {
 	case len(req.LargeBlobKey) == 0:
 	case !req.Discoverable:
 		return errors.New("soft: a non-discoverable credential cannot have a largeBlobKey")
 	case len(req.LargeBlobKey) != keystore.LargeBlobKeyLength:
-		return fmt.Errorf("soft: largeBlobKey of %d bytes, want %d", len(req.LargeBlobKey), keystore.LargeBlobKeyLength)
+		return fmt.Errorf("soft: largeBlobKey of %d bytes, want %d: %w", len(req.LargeBlobKey), keystore.LargeBlobKeyLength, keystore.ErrInvalidLength)
 	}
 	return nil
 }
@@ -260,13 +260,15 @@ func (s *Store) insert(tx *bolt.Tx, id []byte, rec *record) (replaced [][]byte, 
 	return replaced, addDiscoverable(tx, 1)
 }
 
-// checkUser checks the user of a discoverable credential.
+// checkUser checks the user of a discoverable credential against the
+// keystore's limits.
 func checkUser(u keystore.User) error {
-	if len(u.ID) == 0 || len(u.ID) > maxUserIDLen {
-		return fmt.Errorf("soft: user ID must be 1 to %d bytes", maxUserIDLen)
+	if len(u.ID) == 0 || len(u.ID) > keystore.MaxUserIDLength {
+		return fmt.Errorf("soft: user ID of %d bytes, want 1 to %d: %w", len(u.ID), keystore.MaxUserIDLength, keystore.ErrInvalidLength)
 	}
-	if len(u.Name) > maxNameLen || len(u.DisplayName) > maxNameLen {
-		return fmt.Errorf("soft: user name and display name must be at most %d bytes", maxNameLen)
+	if len(u.Name) > keystore.MaxUserNameLength || len(u.DisplayName) > keystore.MaxUserNameLength {
+		return fmt.Errorf("soft: user name of %d and display name of %d bytes, at most %d each: %w",
+			len(u.Name), len(u.DisplayName), keystore.MaxUserNameLength, keystore.ErrInvalidLength)
 	}
 	return nil
 }

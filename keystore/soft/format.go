@@ -44,9 +44,12 @@ const (
 	discoverableIDLen   = 1 + discoverableRandLen
 	sealOverhead        = 1 + chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
 	ndPayloadFixed      = 4 + 1 + 8 // alg, credProtect, created
-	maxUserIDLen        = 64        // WebAuthn: a user handle is at most 64 bytes
-	maxNameLen          = 0xffff
 	maxBlobNameLen      = 255
+	// recordFixedLen is the length of a recordV2 but its variable fields:
+	// version, seq, rpIdHash, alg, credProtect, created and the length
+	// prefixes of rpID, user ID, name, display name, public key, key
+	// handle, credBlob and largeBlobKey.
+	recordFixedLen = 1 + 8 + 32 + 4 + 1 + 8 + 2 + 1 + 2 + 2 + 2 + 2 + 1 + 1
 	// ndPayloadMaxV2 is the longest ndPayload v2 but the engine blob: the
 	// fixed part, the credBlob's length byte and the longest credBlob.
 	ndPayloadMaxV2 = ndPayloadFixed + 1 + keystore.MaxCredBlobLength
@@ -195,8 +198,14 @@ type record struct {
 	largeBlobKey []byte
 }
 
+// marshal encodes the record as recordV2. The builder grows as it must (the
+// capacity is only a hint), so that no field at its limit can overflow it;
+// a field too long for its length prefix is an error, which checkRequest
+// and checkUser rule out beforehand.
 func (r *record) marshal() ([]byte, error) {
-	b := cryptobyte.NewFixedBuilder(make([]byte, 0, 128+len(r.rpID)+len(r.user.Name)+len(r.user.DisplayName)+len(r.publicKey)+len(r.keyHandle)+len(r.credBlob)+len(r.largeBlobKey)))
+	n := recordFixedLen + len(r.rpID) + len(r.user.ID) + len(r.user.Name) + len(r.user.DisplayName) +
+		len(r.publicKey) + len(r.keyHandle) + len(r.credBlob) + len(r.largeBlobKey)
+	b := cryptobyte.NewBuilder(make([]byte, 0, n))
 	b.AddUint8(recordV2)
 	b.AddUint64(r.seq)
 	b.AddBytes(r.rpIDHash[:])
