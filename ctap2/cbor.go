@@ -314,7 +314,8 @@ func decodeRPEntity(raw []byte, name string) (rpEntity, error) {
 	if rp.Name, _, err = field[string](m, "name", name+".name"); err != nil {
 		return rp, err
 	}
-	rp.Name = truncateName(rp.Name) // see limits.go
+	// Truncated to 64 bytes, as user names are (limits.go).
+	rp.Name = truncateName(rp.Name)
 	_, _, err = field[string](m, "icon", name+".icon") // deprecated; checked, not kept
 	return rp, err
 }
@@ -344,7 +345,8 @@ func decodeUserEntity(raw []byte, name string) (userEntity, error) {
 	if u.DisplayName, _, err = field[string](m, "displayName", name+".displayName"); err != nil {
 		return u, err
 	}
-	u.Name, u.DisplayName = truncateName(u.Name), truncateName(u.DisplayName) // see limits.go
+	// Truncated to 64 bytes (limits.go).
+	u.Name, u.DisplayName = truncateName(u.Name), truncateName(u.DisplayName)
 	_, _, err = field[string](m, "icon", name+".icon") // deprecated; checked, not kept
 	return u, err
 }
