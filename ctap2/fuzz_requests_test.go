@@ -316,24 +316,34 @@ func FuzzMakeCredential(f *testing.F) {
 		auth             uint8
 		protocol         uint64
 		enterpriseAttest uint64
+		credBlob         []byte
 	}
 	const omitEA = 1 << 9
 	for _, a := range []args{
-		{omitEA, fuzzClientDataHash, "example.com", "Example", []byte("dave"), "dave", keystore.ES256, true, true, false, 0, 0, 1, 2, 0},
-		{omitEA, fuzzClientDataHash, "example.com", "Example", []byte("erin"), "erin", keystore.EdDSA, false, true, false, 0, 2, 0, 0, 0},
-		{omitEA, fuzzClientDataHash, "example.com", "Example", []byte("frank"), "frank", keystore.ES256, true, true, false, 0b11, 3, 1, 1, 0},
-		{omitEA, fuzzClientDataHash, "example.com", "", []byte("alice"), "alice", keystore.ES256, true, true, true, 0, 0, 2, 2, 0},
-		{0, fuzzClientDataHash, "example.com", "Example", []byte("gina"), "gina", keystore.ES256, false, false, false, 0, 0, 3, 2, 2},
-		{1<<6 | omitEA, fuzzClientDataHash, "other.example", "Other", []byte("carol"), "carol", -257, true, true, false, 0b111100, 1, 1, 2, 0},
-		{1<<16 | 1<<18 | omitEA, fuzzClientDataHash, "example.com", "Example", []byte("x"), "x", keystore.ES256, false, true, false, 0, 0, 0, 0, 0},
+		// Fields at and past their limits: a 64-byte user ID, names cut
+		// inside a character, the longest credBlob and one more.
+		{omitEA, fuzzClientDataHash, "example.com", straddle(65), bytes.Repeat([]byte{0xab}, 64), straddle(65), keystore.ES256, true, true, false, 0, 2, 1, 2, 0, bytes.Repeat([]byte{1}, keystore.MaxCredBlobLength)},
+		{omitEA, fuzzClientDataHash, "example.com", "Example", bytes.Repeat([]byte{0xab}, 65), "henry", keystore.ES256, true, true, false, 0, 2, 1, 2, 0, nil},
+		{omitEA, fuzzClientDataHash, ascii(300), ascii(300), []byte("ida"), ascii(300), keystore.ES256, true, true, false, 0, 2, 1, 2, 0, bytes.Repeat([]byte{1}, keystore.MaxCredBlobLength+1)},
+		{omitEA, fuzzClientDataHash, "example.com", "Example", []byte{}, "empty", keystore.ES256, false, true, false, 0, 2, 0, 0, 0, []byte{}},
+		{omitEA, fuzzClientDataHash, "example.com", "Example", []byte("dave"), "dave", keystore.ES256, true, true, false, 0, 0, 1, 2, 0, nil},
+		{omitEA, fuzzClientDataHash, "example.com", "Example", []byte("erin"), "erin", keystore.EdDSA, false, true, false, 0, 2, 0, 0, 0, nil},
+		{omitEA, fuzzClientDataHash, "example.com", "Example", []byte("frank"), "frank", keystore.ES256, true, true, false, 0b11, 3, 1, 1, 0, nil},
+		{omitEA, fuzzClientDataHash, "example.com", "", []byte("alice"), "alice", keystore.ES256, true, true, true, 0, 0, 2, 2, 0, nil},
+		{0, fuzzClientDataHash, "example.com", "Example", []byte("gina"), "gina", keystore.ES256, false, false, false, 0, 0, 3, 2, 2, nil},
+		{1<<6 | omitEA, fuzzClientDataHash, "other.example", "Other", []byte("carol"), "carol", -257, true, true, false, 0b111100, 1, 1, 2, 0, nil},
+		{1<<16 | 1<<18 | omitEA, fuzzClientDataHash, "example.com", "Example", []byte("x"), "x", keystore.ES256, false, true, false, 0, 0, 0, 0, 0, nil},
 	} {
-		f.Add(uint32(a.s), a.clientDataHash, a.rpID, a.rpName, a.userID, a.userName, a.alg, a.rk, a.up, a.uv, a.exclude, a.credProtect, a.auth, a.protocol, a.enterpriseAttest)
+		f.Add(uint32(a.s), a.clientDataHash, a.rpID, a.rpName, a.userID, a.userName, a.alg, a.rk, a.up, a.uv, a.exclude, a.credProtect, a.auth, a.protocol, a.enterpriseAttest, a.credBlob)
 	}
-	f.Fuzz(func(t *testing.T, s32 uint32, clientDataHash []byte, rpID, rpName string, userID []byte, userName string, alg int64, rk, up, uv bool, exclude, credProtect, auth uint8, protocol, enterpriseAttest uint64) {
+	f.Fuzz(func(t *testing.T, s32 uint32, clientDataHash []byte, rpID, rpName string, userID []byte, userName string, alg int64, rk, up, uv bool, exclude, credProtect, auth uint8, protocol, enterpriseAttest uint64, credBlob []byte) {
 		d.bind(t)
 		s := shape(s32)
 		param, version, validAuth := d.pinUvAuth(auth, protocol, pinuv.PermissionMC, rpID, clientDataHash)
 		exts := map[string]any{"credProtect": int(credProtect % 5), "hmac-secret": credProtect&8 != 0}
+		if credBlob != nil {
+			exts["credBlob"] = credBlob
+		}
 		status, resp := send(t, d.a, cmdMakeCredential, s.request(
 			field{1, clientDataHash},
 			field{2, map[string]any{"id": rpID, "name": rpName}},
@@ -369,8 +379,20 @@ func FuzzMakeCredential(f *testing.F) {
 		if wantRK := rk && s.sent(6); c.Discoverable != wantRK {
 			t.Fatalf("new credential discoverable %v, asked %v", c.Discoverable, wantRK)
 		}
-		if c.Discoverable && !bytes.Equal(c.User.ID, userID) {
-			t.Fatalf("new credential's user ID %x, asked %x", c.User.ID, userID)
+		if len(userID) > keystore.MaxUserIDLength {
+			t.Fatalf("registration with a user ID of %d bytes", len(userID))
+		}
+		if c.Discoverable && (!bytes.Equal(c.User.ID, userID) || c.User.Name != truncated(userName) || c.User.DisplayName != truncated("User "+userName)) {
+			t.Fatalf("new credential's user %+v, asked %x %q", c.User, userID, userName)
+		}
+		if credBlob != nil && s.sent(5) {
+			want := credBlob
+			if len(want) > keystore.MaxCredBlobLength {
+				want = nil // not stored: an output of false (CTAP 2.1 §12.2)
+			}
+			if !bytes.Equal(c.CredBlob, want) {
+				t.Fatalf("new credential's credBlob %x, asked %x", c.CredBlob, credBlob)
+			}
 		}
 		if _, err := d.store.Sign(c, []byte("message")); err != nil {
 			t.Fatalf("the new credential does not sign: %v", err)
@@ -660,6 +682,8 @@ func FuzzCredentialManagement(f *testing.F) {
 		{0, 0x06, 0, 1, "", 1, false, 0},
 		{0, 0x06, 0, 2, "", 5, false, 0}, // a token bound to example.com, for carol's
 		{0, 0x07, 0, 0, "alice renamed", 1, false, 0},
+		{0, 0x07, 0, 0, straddle(65), 1, false, 0}, // truncated inside a character
+		{0, 0x07, 0, 0, ascii(3000), 1, false, 0},
 		{0, 0x07, 0, 4, "tampered", 1, false, 0},
 		{0, 0x02, 0, 0, "", 5, false, 0},
 		{0, 0x01, 0, 0, "", 2, false, 0},
@@ -789,8 +813,8 @@ func FuzzCredentialManagement(f *testing.F) {
 			if err != nil || (boundTo != "" && boundTo != k.rpID) {
 				t.Fatalf("updateUserInformation of %x succeeded (token bound to %q), store: %v", credID, boundTo, err)
 			}
-			if !bytes.Equal(c.User.ID, userID) || c.User.Name != name || c.User.DisplayName != name {
-				t.Fatalf("user after updateUserInformation %+v, want %q %q", c.User, userID, name)
+			if !bytes.Equal(c.User.ID, userID) || c.User.Name != truncated(name) || c.User.DisplayName != truncated(name) {
+				t.Fatalf("user after updateUserInformation %+v, want %q %q", c.User, userID, truncated(name))
 			}
 		}
 	})
