@@ -9,6 +9,8 @@ package ctap2_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"crypto/rand"
 	"crypto/sha256"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/vauth/vauth/ctap2"
 	"github.com/vauth/vauth/ctap2/client"
 	"github.com/vauth/vauth/ctap2/pinuv"
+	"github.com/vauth/vauth/hid"
 	"github.com/vauth/vauth/keystore"
 	"github.com/vauth/vauth/keystore/soft"
 	"github.com/vauth/vauth/keystore/tpm"
@@ -528,5 +531,67 @@ func testUpdateUserLimits(t *testing.T, ks keystore.Keystore) {
 			}
 			roundTrip(t, d, limitsRPID, id, stored, nil)
 		})
+	}
+}
+
+// TestLimitsOverCTAPHID: the boundaries through the real CTAPHID framing,
+// whose largest message (7609 bytes) carries the command byte and at most
+// 7608 bytes of parameters: a 64-byte user ID and a display name filling
+// the message round-trip, a 65-byte user ID is CTAP1_ERR_INVALID_LENGTH,
+// and a request the framing cannot carry (64 KiB) never reaches the device,
+// which still answers after it.
+func TestLimitsOverCTAPHID(t *testing.T) {
+	d, ks := limitsDevice(t, limitsBackends[0].open(t))
+	host, dev := hid.Pipe()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- hid.NewDevice(d.a).Serve(ctx, dev) }()
+	t.Cleanup(func() {
+		cancel()
+		host.Close()
+		<-done
+	})
+	hc, err := hid.NewClient(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.c = client.New(hc)
+	for _, tc := range []struct {
+		name string
+		n    int // the display name's length; fillMessage: the most CTAPHID carries
+		id   int // the user ID's length
+		want ctap2.Status
+	}{
+		{"user.id at 64 bytes", 8, keystore.MaxUserIDLength, ctap2.CTAP2OK},
+		{"user.id of 65 bytes", 8, keystore.MaxUserIDLength + 1, ctap2.CTAP1ErrInvalidLength},
+		{"user.displayName filling the CTAPHID message", fillMessage, 8, ctap2.CTAP2OK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := limitsMC()
+			u := entity(req, 3)
+			u["id"] = bytes.Repeat([]byte{byte(tc.id)}, tc.id)
+			sized(t, req, tc.n, hid.MaxMessageSize-1, func(n int) { u["displayName"] = straddle(n) })
+			var resp client.MakeCredentialResponse
+			if got := statusOf(d.c.Call(t.Context(), cmdMakeCredential, req, &resp)); got != tc.want {
+				t.Fatalf("makeCredential: %v, want %v", got, tc.want)
+			}
+			if tc.want == ctap2.CTAP2OK {
+				want := client.UserEntity{ID: u["id"].([]byte), Name: u["name"].(string), DisplayName: truncated(u["displayName"].(string))}
+				roundTrip(t, d, limitsRPID, credentialID(t, resp.AuthData), want, nil)
+			}
+		})
+	}
+	before := discoverableCount(t, ks)
+	req := limitsMC()
+	entity(req, 3)["displayName"] = ascii(farOver)
+	var se *ctap2.StatusError
+	if err := d.c.Call(t.Context(), cmdMakeCredential, req, nil); err == nil || errors.As(err, &se) {
+		t.Errorf("a request of 64 KiB: %v, want the framing to refuse it unsent", err)
+	}
+	if n := discoverableCount(t, ks); n != before {
+		t.Errorf("%d credentials after a request of 64 KiB, want %d", n, before)
+	}
+	if _, err := d.c.GetInfo(t.Context()); err != nil {
+		t.Errorf("getInfo after a request of 64 KiB: %v", err)
 	}
 }
