@@ -200,6 +200,10 @@ func TestAddCredentialRefusals(t *testing.T) {
 		{"P-384", Credential{RPID: "example.com", PrivateKey: pkcs8(t, p384)}},
 		{"resident without a user handle", Credential{RPID: "example.com", IsResidentCredential: true, PrivateKey: pkcs8(t, p256)}},
 		{"credProtect 4", Credential{RPID: "example.com", PrivateKey: pkcs8(t, p256), CredProtect: 4}},
+		// The keystore's limits (WebAuthn §5.4.3: a user handle is at most
+		// 64 bytes); an import is not truncated.
+		{"a user handle of 65 bytes", Credential{RPID: "example.com", IsResidentCredential: true, PrivateKey: pkcs8(t, p256), UserHandle: make([]byte, 65)}},
+		{"a user name of 65 bytes", Credential{RPID: "example.com", IsResidentCredential: true, PrivateKey: pkcs8(t, p256), UserHandle: []byte("u"), UserName: strings.Repeat("n", 65)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := f.ctl.AddCredential(f.ctx, tc.c)
@@ -668,6 +672,7 @@ func TestUpdateUser(t *testing.T) {
 	}
 	id := alice.Credentials[0].ID
 	name, display, empty := "alice@example.com", "Alice Example", ""
+	long := strings.Repeat("a", 63) + "é" // 65 bytes: truncated before the é
 	for _, tc := range []struct {
 		name                string
 		u                   UpdateUser
@@ -676,6 +681,7 @@ func TestUpdateUser(t *testing.T) {
 		{"name", UpdateUser{UserName: &name}, "alice@example.com", "alice"},
 		{"display name", UpdateUser{UserDisplayName: &display}, "alice@example.com", "Alice Example"},
 		{"both, one removed", UpdateUser{UserName: &name, UserDisplayName: &empty}, "alice@example.com", ""},
+		{"a display name over 64 bytes, truncated", UpdateUser{UserDisplayName: &long}, "alice@example.com", strings.Repeat("a", 63)},
 	} {
 		if err := f.ctl.UpdateUser(f.ctx, id, tc.u); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
