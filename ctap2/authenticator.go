@@ -165,8 +165,9 @@ type Authenticator struct {
 }
 
 var (
-	_ hid.Handler = (*Authenticator)(nil)
-	_ hid.Winker  = (*Authenticator)(nil)
+	_ hid.Handler    = (*Authenticator)(nil)
+	_ hid.Winker     = (*Authenticator)(nil)
+	_ hid.CBORServer = (*Authenticator)(nil)
 )
 
 // New makes an authenticator. The moment it returns counts as power-up for

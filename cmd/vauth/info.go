@@ -24,7 +24,9 @@ type infoReport struct {
 	Daemon   bool     `json:"daemon,omitempty"`
 	Keystore string   `json:"keystore"`
 	TPM      *tpmInfo `json:"tpm,omitempty"`
-	AAGUID   string   `json:"aaguid"`
+	// Profile is what a running vauth behaves as (--profile).
+	Profile string `json:"profile,omitempty"`
+	AAGUID  string `json:"aaguid"`
 	// Credentials and RPs count the discoverable credentials and the
 	// relying parties they belong to (a hardware key's only with the PIN
 	// given by --pin-file or VAUTH_PIN).
@@ -120,6 +122,9 @@ func printInfo(w io.Writer, r infoReport) {
 	}
 	if r.Device == "" {
 		row("keystore", r.Keystore)
+	}
+	if r.Profile != "" {
+		row("profile", r.Profile)
 	}
 	if t := r.TPM; t != nil {
 		tpm := fmt.Sprintf("%s (%s), firmware %s", t.Manufacturer, t.ManufacturerID, t.FirmwareVersion)
