@@ -24,7 +24,7 @@ type infoReport struct {
 	Daemon   bool     `json:"daemon,omitempty"`
 	Keystore string   `json:"keystore"`
 	TPM      *tpmInfo `json:"tpm,omitempty"`
-	// Profile is what a running vauth behaves as (--profile).
+	// Profile is what the authenticator behaves as (--profile).
 	Profile string `json:"profile,omitempty"`
 	AAGUID  string `json:"aaguid"`
 	// Credentials and RPs count the discoverable credentials and the

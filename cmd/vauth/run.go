@@ -74,9 +74,11 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 	if err != nil {
 		return daemon.Options{}, usageError{err}
 	}
-	profile, err := ctap2.ParseProfile(f.profile)
-	if err != nil {
-		return daemon.Options{}, usageError{fmt.Errorf("--profile: %w", err)}
+	var profile ctap2.Profile // commands without --profile: the default
+	if f.profile != "" {
+		if profile, err = ctap2.ParseProfile(f.profile); err != nil {
+			return daemon.Options{}, usageError{fmt.Errorf("--profile: %w", err)}
+		}
 	}
 	return daemon.Options{
 		Store:       dir,
