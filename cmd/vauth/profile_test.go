@@ -50,3 +50,15 @@ func TestProfileFlag(t *testing.T) {
 		t.Errorf("info of a running vauth --profile ctap2.0: exit %d\n%s%s", status, out, stderr)
 	}
 }
+
+// TestPythonFido2Profiles runs testdata/python/profile.py: python-fido2's
+// client stack against `vauth run --profile ctap2.0` (a CTAP 2.0 key's
+// getInfo, PIN protocol 1, the power-up pinToken, the PIN needed for every
+// registration) and `--profile u2f` (no CBOR: Fido2Client falls back to
+// CTAP1), every result verified by Fido2Server.
+func TestPythonFido2Profiles(t *testing.T) {
+	requirePython(t, "fido2")
+	for _, p := range []string{"ctap2.0", "u2f"} {
+		runPython(t, startDaemon(t, t.TempDir(), "--profile", p), "profile.py", p)
+	}
+}
