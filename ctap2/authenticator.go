@@ -106,7 +106,8 @@ type Config struct {
 }
 
 // Authenticator is a CTAP2 authenticator. It implements hid.Handler,
-// hid.MsgHandler (U2F) and hid.Winker, and runs one command at a time.
+// hid.MsgHandler (U2F), hid.Winker and hid.CBORServer (see Profile), and
+// runs one command at a time.
 type Authenticator struct {
 	aaguid                   [16]byte
 	keystore                 keystore.Keystore

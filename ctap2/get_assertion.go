@@ -153,12 +153,12 @@ func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (ma
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if req.options.rk != optionAbsent && a.profile == ProfileCTAP20 {
-		// CTAP 2.0 §5.2 step 5: "rk" is known but not valid here.
-		return nil, nil, 0, statusErrorf(CTAP2ErrInvalidOption, `"rk" option in getAssertion`)
-	}
 	if req.options.rk != optionAbsent {
-		return nil, nil, 0, statusErrorf(CTAP2ErrUnsupportedOption, `"rk" option in getAssertion`)
+		status := CTAP2ErrUnsupportedOption
+		if a.profile == ProfileCTAP20 {
+			status = CTAP2ErrInvalidOption // CTAP 2.0 §5.2 step 5: "rk" is known but not valid here
+		}
+		return nil, nil, 0, statusErrorf(status, `"rk" option in getAssertion`)
 	}
 	up := req.options.up != optionFalse
 	// 5: alwaysUv, for assertions with user presence.
