@@ -370,3 +370,19 @@ func TestProfileExtensions(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileHMACSecret: hmac-secret, the one extension of CTAP 2.0,
+// works over PIN protocol 1 under the ctap2.0 profile: a salt gives the
+// same output in two assertions, another salt another output.
+func TestProfileHMACSecret(t *testing.T) {
+	d := newDevice(t, withProfile(ctap2.ProfileCTAP20))
+	req := mcRequest("example.com", "alice", true, nil)
+	req.Extensions = map[string]any{"hmac-secret": true}
+	id, _ := d.register(req)
+	first, _, _ := d.hmacSecretAssertion(pinuv.ProtocolOneVersion, gaRequest("example.com", nil, id), salt("a"), nil)
+	again, _, _ := d.hmacSecretAssertion(pinuv.ProtocolOneVersion, gaRequest("example.com", nil, id), salt("a"), nil)
+	other, _, _ := d.hmacSecretAssertion(pinuv.ProtocolOneVersion, gaRequest("example.com", nil, id), salt("b"), nil)
+	if len(first) != 32 || !bytes.Equal(first, again) || bytes.Equal(first, other) {
+		t.Errorf("hmac-secret outputs %x, %x, %x", first, again, other)
+	}
+}

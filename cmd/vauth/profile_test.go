@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
 // TestProfileFlag: --profile chooses what the authenticator behaves as;
 // vauth info shows it, from the store (with the getInfo that profile
 // serves, none for u2f) and from a running vauth (through the control
-// API); a name it does not know is a usage error.
+// API); a name it does not know is a usage error, and so is the demo (a
+// CTAP2 client) on a U2F-only key.
 func TestProfileFlag(t *testing.T) {
 	store := t.TempDir()
 	for _, tc := range []struct {
@@ -42,6 +44,10 @@ func TestProfileFlag(t *testing.T) {
 	}
 	if _, stderr, status := vauth(t, "info", "--store", store, "--profile", "ctap2"); status != exitUsage || !regexp.MustCompile(`--profile.*ctap2\.1, ctap2\.0 or u2f`).MatchString(stderr) {
 		t.Errorf("--profile ctap2: exit %d, %s", status, stderr)
+	}
+
+	if _, stderr, status := vauth(t, "demo", "--profile", "u2f"); status != exitUsage || !strings.Contains(stderr, "U2F-only") {
+		t.Errorf("demo --profile u2f: exit %d, %s", status, stderr)
 	}
 
 	startDaemon(t, store, "--profile", "ctap2.0")

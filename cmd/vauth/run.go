@@ -247,6 +247,9 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if opts.Profile == ctap2.ProfileU2F {
+				return usageError{errors.New("--profile u2f: the demo's client speaks CTAP2, which a U2F-only key does not")}
+			}
 			opts.Presence = presence.Always()
 			d, err := daemon.Open(opts)
 			if err != nil {
