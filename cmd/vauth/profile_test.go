@@ -9,19 +9,20 @@ import (
 )
 
 // TestProfileFlag: --profile chooses what the authenticator behaves as;
-// vauth info shows it, from the store (with the getInfo that profile
-// serves, none for u2f) and from a running vauth (through the control
-// API); a name it does not know is a usage error, and so is the demo (a
+// vauth info shows it unless it is the default, from the store (with the
+// getInfo that profile serves, none for u2f) and from a running vauth
+// (through the control API); a name it does not know is a usage error, and so is the demo (a
 // CTAP2 client) on a U2F-only key.
 func TestProfileFlag(t *testing.T) {
 	store := t.TempDir()
 	for _, tc := range []struct {
 		profile  string
+		shown    string // the report's profile: none for the default
 		versions []string
 	}{
-		{"ctap2.1", []string{"FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1", "U2F_V2"}},
-		{"ctap2.0", []string{"FIDO_2_0", "U2F_V2"}},
-		{"u2f", nil},
+		{"ctap2.1", "", []string{"FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1", "U2F_V2"}},
+		{"ctap2.0", "ctap2.0", []string{"FIDO_2_0", "U2F_V2"}},
+		{"u2f", "u2f", nil},
 	} {
 		out, stderr, status := vauth(t, "info", "--store", store, "--keystore", "soft", "--profile", tc.profile, "--json")
 		if status != exitOK {
@@ -38,7 +39,7 @@ func TestProfileFlag(t *testing.T) {
 		if r.GetInfo != nil {
 			versions = r.GetInfo.Versions
 		}
-		if r.Profile != tc.profile || !slices.Equal(versions, tc.versions) {
+		if r.Profile != tc.shown || !slices.Equal(versions, tc.versions) {
 			t.Errorf("info --profile %s: profile %q, versions %v; want %v", tc.profile, r.Profile, versions, tc.versions)
 		}
 	}

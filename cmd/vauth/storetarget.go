@@ -50,7 +50,7 @@ func (t *storeTarget) where() string { return "the store " + t.dir }
 func (t *storeTarget) Close() error { return t.d.Close() }
 
 func (t *storeTarget) describe(ctx context.Context, r *infoReport) error {
-	r.Profile = t.d.Authenticator.Profile().String()
+	r.setProfile(t.d.Authenticator.Profile().String())
 	if t.d.Authenticator.ServesCBOR() { // a U2F-only key has no getInfo
 		inf, err := t.ctap.GetInfo(ctx)
 		if err != nil {
