@@ -162,6 +162,11 @@ func TestProfileDifferences(t *testing.T) {
 		{name: "discoverable makeCredential without pinAuth", run: func(d *device) ctap2.Status {
 			return d.withTestPIN().mcStatus(mcRequest(rp, "alice", true, nil))
 		}, want: [2]ctap2.Status{ctap2.CTAP2ErrPUATRequired, ctap2.CTAP2ErrPUATRequired}},
+		{name: "makeCredential with built-in uv and a PIN", opts: []option{withUV}, run: func(d *device) ctap2.Status {
+			req := mcRequest(rp, "alice", false, nil)
+			req.Options = map[string]bool{"uv": true}
+			return d.withTestPIN().mcStatus(req)
+		}, want: [2]ctap2.Status{ctap2.CTAP2OK, ctap2.CTAP2OK}},
 		// Options.
 		{name: "up true in makeCredential", run: func(d *device) ctap2.Status {
 			req := mcRequest(rp, "alice", false, nil)
