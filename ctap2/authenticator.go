@@ -100,10 +100,14 @@ type Config struct {
 	// Faults, when set, holds failures that tests arm on purpose (see
 	// FaultSettings); nil never fails on purpose.
 	Faults *Faults
+	// Profile is the generation of authenticator to behave as; the zero
+	// value is ProfileCTAP21.
+	Profile Profile
 }
 
 // Authenticator is a CTAP2 authenticator. It implements hid.Handler,
-// hid.MsgHandler (U2F) and hid.Winker, and runs one command at a time.
+// hid.MsgHandler (U2F), hid.Winker and hid.CBORServer (see Profile), and
+// runs one command at a time.
 type Authenticator struct {
 	aaguid                   [16]byte
 	keystore                 keystore.Keystore
@@ -126,6 +130,7 @@ type Authenticator struct {
 	maxSerializedLargeBlobArray int
 	observer                    Observer
 	faults                      *Faults
+	profile                     Profile
 	// protocols are the PIN/UV auth protocols, in getInfo's order of
 	// preference; each keeps its key-agreement key until a power cycle.
 	protocols []pinuv.Protocol
@@ -156,11 +161,14 @@ type Authenticator struct {
 	// legacyToken says that the token in use came from getPinToken, which
 	// the CTAP 2.1 preview commands (0x41) accept for credential management.
 	legacyToken bool
+	// pinToken20 is the CTAP 2.0 profile's pinToken, made at power-up.
+	pinToken20 []byte
 }
 
 var (
-	_ hid.Handler = (*Authenticator)(nil)
-	_ hid.Winker  = (*Authenticator)(nil)
+	_ hid.Handler    = (*Authenticator)(nil)
+	_ hid.Winker     = (*Authenticator)(nil)
+	_ hid.CBORServer = (*Authenticator)(nil)
 )
 
 // New makes an authenticator. The moment it returns counts as power-up for
@@ -190,6 +198,10 @@ func New(cfg Config) (*Authenticator, error) {
 		maxSerializedLargeBlobArray: orDefault(cfg.MaxSerializedLargeBlobArray, DefaultMaxSerializedLargeBlobArray),
 		observer:                    cfg.Observer,
 		faults:                      cfg.Faults,
+		profile:                     cfg.Profile,
+	}
+	if int(a.profile) >= len(profileNames) {
+		return nil, fmt.Errorf("ctap2: unknown %v", a.profile)
 	}
 	if a.maxCredentialCountInList == 0 {
 		a.maxCredentialCountInList = fittingListLength(a.maxMsgSize, cfg.Keystore.MaxCredentialIDLength())
@@ -231,7 +243,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.pin, err = loadPINState(cfg.Keystore); err != nil {
 		return nil, fmt.Errorf("ctap2: %w", err)
 	}
-	for _, version := range []int{pinuv.ProtocolTwoVersion, pinuv.ProtocolOneVersion} {
+	for _, version := range a.profile.pinUvAuthProtocolVersions() {
 		p, err := pinuv.New(version)
 		if err != nil {
 			return nil, fmt.Errorf("ctap2: %w", err)
@@ -239,6 +251,7 @@ func New(cfg Config) (*Authenticator, error) {
 		a.protocols = append(a.protocols, p)
 	}
 	a.token = pinuv.NewToken(a.clock)
+	a.newPINToken20()
 	a.powerUp = a.clock.Now()
 	return a, nil
 }
@@ -257,6 +270,7 @@ func (a *Authenticator) PowerCycle() error {
 	a.pinMismatches = 0
 	a.powerUp = a.clock.Now()
 	a.resetPinUvAuthTokens()
+	a.newPINToken20()
 	for _, p := range a.protocols {
 		if err := p.Regenerate(); err != nil {
 			return fmt.Errorf("ctap2: power cycle: %w", err)
@@ -341,7 +355,7 @@ func (a *Authenticator) HandleCBOR(ctx context.Context, req []byte, keepalive hi
 		a.enumeration = nil // so do the enumerations of credential management
 	}
 	c, ok := commands[cmd]
-	if !ok {
+	if !ok || !a.offers(cmd) {
 		a.log.Debug("unknown CTAP command", "command", fmt.Sprintf("0x%02x", cmd), "status", CTAP1ErrInvalidCommand.String())
 		return []byte{byte(CTAP1ErrInvalidCommand)}
 	}

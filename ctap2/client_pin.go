@@ -138,6 +138,11 @@ func (a *Authenticator) clientPIN(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !a.offersPINSubCommand(req.subCommand) {
+		// CTAP 2.0 has no CTAP2_ERR_INVALID_SUBCOMMAND (§6.3): the
+		// subCommand parameter is invalid.
+		return nil, statusErrorf(CTAP1ErrInvalidParameter, "clientPIN subcommand 0x%02x is not CTAP 2.0's", req.subCommand)
+	}
 	switch req.subCommand {
 	case SubCmdGetPINRetries:
 		return map[int]any{
@@ -387,6 +392,9 @@ func (a *Authenticator) getPinUvAuthTokenUsingPIN(req *clientPINRequest) (any, e
 	}
 	if a.pin.ForcePINChange {
 		return nil, statusErrorf(CTAP2ErrPinPolicyViolation, "forcePINChange: change the PIN first")
+	}
+	if a.profile == ProfileCTAP20 {
+		return a.issuePINToken20(p, secret)
 	}
 	return a.issueToken(p, secret, false, permissions, req.rpID, legacy)
 }

@@ -92,7 +92,7 @@ func (a *Authenticator) decodeGetAssertion(data []byte) (*getAssertionRequest, e
 	if req.clientDataHash, err = requiredField[[]byte](p, getAssertionClientDataHash, "clientDataHash"); err != nil {
 		return nil, err
 	}
-	allowList, _, err := decodeArray(p, getAssertionAllowList, "allowList", a.maxCredentialCountInList, decodeCredentialDescriptor)
+	allowList, _, err := decodeArray(p, getAssertionAllowList, "allowList", a.credentialListLimit(), decodeCredentialDescriptor)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +104,9 @@ func (a *Authenticator) decodeGetAssertion(data []byte) (*getAssertionRequest, e
 	}
 	if req.extensions, err = decodeGetAssertionExtensions(p, getAssertionExtensions); err != nil {
 		return nil, err
+	}
+	if a.profile == ProfileCTAP20 {
+		req.extensions = req.extensions.ctap20()
 	}
 	if req.options, err = decodeOptions(p, getAssertionOptions); err != nil {
 		return nil, err
@@ -151,7 +154,11 @@ func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (ma
 		return nil, nil, 0, err
 	}
 	if req.options.rk != optionAbsent {
-		return nil, nil, 0, statusErrorf(CTAP2ErrUnsupportedOption, `"rk" option in getAssertion`)
+		status := CTAP2ErrUnsupportedOption
+		if a.profile == ProfileCTAP20 {
+			status = CTAP2ErrInvalidOption // CTAP 2.0 §5.2 step 5: "rk" is known but not valid here
+		}
+		return nil, nil, 0, statusErrorf(status, `"rk" option in getAssertion`)
 	}
 	up := req.options.up != optionFalse
 	// 5: alwaysUv, for assertions with user presence.
@@ -190,6 +197,13 @@ func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (ma
 		return nil, nil, 0, err
 	}
 	if len(creds) == 0 {
+		if a.profile == ProfileCTAP20 && up && !interacted {
+			// CTAP 2.0 §5.2 collects user consent (step 7) before it
+			// tells that there is no credential (step 8).
+			if err := a.userPresence(r, prompt); err != nil {
+				return nil, nil, 0, err
+			}
+		}
 		return nil, nil, 0, statusErrorf(CTAP2ErrNoCredentials, "no credential of %q", req.rpID)
 	}
 	// 8: built-in user verification has shown the user present.

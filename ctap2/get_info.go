@@ -102,6 +102,9 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 	if a.firmwareVersion != 0 {
 		info[getInfoFirmwareVersion] = a.firmwareVersion
 	}
+	if a.profile == ProfileCTAP20 {
+		a.ctap20Info(info)
+	}
 	return info, nil
 }
 

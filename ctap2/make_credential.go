@@ -82,11 +82,14 @@ func (a *Authenticator) decodeMakeCredential(data []byte) (*makeCredentialReques
 	if !present {
 		return nil, statusErrorf(CTAP2ErrMissingParameter, "pubKeyCredParams is missing")
 	}
-	if req.excludeList, _, err = decodeArray(p, makeCredentialExcludeList, "excludeList", a.maxCredentialCountInList, decodeCredentialDescriptor); err != nil {
+	if req.excludeList, _, err = decodeArray(p, makeCredentialExcludeList, "excludeList", a.credentialListLimit(), decodeCredentialDescriptor); err != nil {
 		return nil, err
 	}
 	if req.extensions, err = decodeMakeCredentialExtensions(p, makeCredentialExtensions); err != nil {
 		return nil, err
+	}
+	if a.profile == ProfileCTAP20 {
+		req.extensions = req.extensions.ctap20()
 	}
 	if req.options, err = decodeOptions(p, makeCredentialOptions); err != nil {
 		return nil, err
@@ -129,6 +132,13 @@ func (a *Authenticator) makeCredential(r *request) (any, error) {
 // the comments) and returns the response and the new credential.
 func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest) (map[int]any, *keystore.Credential, error) {
 	rpIDHash := sha256.Sum256([]byte(req.rp.ID))
+	if a.profile == ProfileCTAP20 {
+		// CTAP 2.0 §5.1 step 1 checks the excludeList before anything else,
+		// knowing nothing of credProtect's user verification.
+		if err := a.checkExcludeList(r, req, rpIDHash, false); err != nil {
+			return nil, nil, err
+		}
+	}
 	// 1, 2: pinUvAuthParam and pinUvAuthProtocol.
 	protocol, err := a.checkPinUvAuthParam(r, req.pinUvAuth, req.rp.ID)
 	if err != nil {
@@ -151,6 +161,10 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 	if req.options.up == optionFalse {
 		return nil, nil, statusErrorf(CTAP2ErrInvalidOption, `"up" option false in makeCredential`)
 	}
+	if a.profile == ProfileCTAP20 && req.options.up != optionAbsent {
+		// CTAP 2.0 §5.1 step 3: "up" is known but not valid here.
+		return nil, nil, statusErrorf(CTAP2ErrInvalidOption, `"up" option in a CTAP 2.0 makeCredential`)
+	}
 	// 6: alwaysUv.
 	if uv, err = a.applyAlwaysUV(uv, req.pinUvAuth); err != nil {
 		return nil, nil, err
@@ -158,7 +172,13 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 	// 7, 8: an authenticator protected by user verification makes a
 	// discoverable credential only for a verified user, and any credential
 	// when makeCredUvNotRqd is off (alwaysUv).
-	if a.protectedByUV() && !uv && req.pinUvAuth.param == nil && (rk || !a.makeCredUVNotRequired()) {
+	if a.profile == ProfileCTAP20 {
+		// CTAP 2.0 §5.1 step 6 (no makeCredUvNotRqd): once a PIN is set,
+		// every credential needs it, or built-in user verification.
+		if a.pin.hasPIN() && !uv && req.pinUvAuth.param == nil {
+			return nil, nil, statusErrorf(CTAP2ErrPUATRequired, "CTAP 2.0 makeCredential without pinAuth on an authenticator with a PIN")
+		}
+	} else if a.protectedByUV() && !uv && req.pinUvAuth.param == nil && (rk || !a.makeCredUVNotRequired()) {
 		return nil, nil, a.uvRequired("makeCredential without user verification")
 	}
 	// 9: enterprise attestation.
@@ -186,9 +206,11 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 	if verified {
 		flags |= flagUV
 	}
-	// 12: excludeList.
-	if err := a.checkExcludeList(r, req, rpIDHash, flags&flagUV != 0); err != nil {
-		return nil, nil, err
+	// 12: excludeList (CTAP 2.0 checked it first).
+	if a.profile != ProfileCTAP20 {
+		if err := a.checkExcludeList(r, req, rpIDHash, flags&flagUV != 0); err != nil {
+			return nil, nil, err
+		}
 	}
 	// 13, 14: user presence, which built-in user verification has shown
 	// already.

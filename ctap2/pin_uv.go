@@ -42,6 +42,10 @@ func (a *Authenticator) checkPinUvAuthParam(r *request, p pinUvAuth, rpID string
 	if p.param == nil {
 		return nil, nil
 	}
+	if a.profile == ProfileCTAP20 && (p.protocol == nil || *p.protocol != pinuv.ProtocolOneVersion) {
+		// CTAP 2.0 §5.1 step 7, §5.2 step 3.
+		return nil, statusErrorf(CTAP2ErrPinAuthInvalid, "pinAuth without pinProtocol 1")
+	}
 	if p.protocol == nil {
 		return nil, statusErrorf(CTAP2ErrMissingParameter, "pinUvAuthParam without pinUvAuthProtocol")
 	}
@@ -122,6 +126,10 @@ type userVerification struct {
 // built-in user verification. verified says the user was verified;
 // interacted that built-in user verification also showed the user present.
 func (a *Authenticator) verifyUser(r *request, v userVerification) (verified, interacted bool, err error) {
+	if a.profile == ProfileCTAP20 && v.param != nil {
+		err := a.verifyPINToken20(v)
+		return err == nil, false, err
+	}
 	if !a.protectedByUV() {
 		return false, false, nil
 	}

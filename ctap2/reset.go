@@ -41,6 +41,7 @@ func (a *Authenticator) resetState() error {
 	a.pinMismatches = 0
 	a.largeBlobWrite = nil
 	a.resetPinUvAuthTokens()
+	a.newPINToken20() // a reset key is a new key
 	a.observe(EventReset, "", keystore.User{}, nil, nil)
 	return nil
 }

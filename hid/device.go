@@ -192,6 +192,9 @@ func NewDevice(h Handler, opts ...Option) *Device {
 		d.winker = w
 		d.capabilities |= CapabilityWink
 	}
+	if c, ok := h.(CBORServer); ok && !c.ServesCBOR() {
+		d.capabilities &^= CapabilityCBOR
+	}
 	return d
 }
 
@@ -361,6 +364,9 @@ func (d *Device) continuation(c *conn, cid uint32, seq byte, data []byte) (reply
 
 // check answers whether the device takes command cmd with a BCNT of bcnt.
 func (d *Device) check(cmd byte, bcnt int) ErrorCode {
+	if cmd == cmdCBOR && d.capabilities&CapabilityCBOR == 0 {
+		return ErrInvalidCmd // a U2F-only device (CBORServer)
+	}
 	switch cmd {
 	case cmdPing, cmdCBOR:
 		return 0

@@ -52,6 +52,14 @@ type MsgHandler interface {
 	HandleMsg(ctx context.Context, apdu []byte, keepalive Keepalive) []byte
 }
 
+// CBORServer is implemented by handlers that may speak U2F alone (a
+// CTAP1/U2F-only key): when ServesCBOR reports false, the device leaves
+// the CBOR capability out of CTAPHID_INIT and answers CTAPHID_CBOR with
+// ERR_INVALID_CMD. Without it the device serves CTAPHID_CBOR.
+type CBORServer interface {
+	ServesCBOR() bool
+}
+
 // Winker is implemented by handlers that can show the user which device is
 // which; the device then reports the WINK capability.
 type Winker interface {

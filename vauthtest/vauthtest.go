@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/vauth/vauth/attestation"
+	"github.com/vauth/vauth/ctap2"
 	"github.com/vauth/vauth/ctap2/client"
 	"github.com/vauth/vauth/internal/control"
 	"github.com/vauth/vauth/internal/daemon"
@@ -104,6 +105,12 @@ func WithPresence(p Policy) Option { return func(s *settings) { s.presence = p }
 
 // WithFaults arms faults from the start.
 func WithFaults(f Faults) Option { return func(s *settings) { s.faults = f } }
+
+// WithProfile makes the authenticator behave as an older key, as
+// WebDriver's protocol option does: ctap2.ProfileCTAP20 (a CTAP 2.0 key)
+// or ctap2.ProfileU2F (a CTAP1/U2F-only key); the default is
+// ctap2.ProfileCTAP21. docs/conformance.md lists what each serves.
+func WithProfile(p ctap2.Profile) Option { return func(s *settings) { s.opts.Profile = p } }
 
 // New starts an authenticator for the test and closes it when the test
 // ends; it fails the test if the authenticator cannot start.
@@ -216,6 +223,9 @@ func (a *Authenticator) Answer(approve bool, wait time.Duration) (PendingRequest
 
 // PIN returns the PIN state.
 func (a *Authenticator) PIN() PINState { return a.srv.PIN() }
+
+// Profile returns the profile the authenticator behaves as (WithProfile).
+func (a *Authenticator) Profile() ctap2.Profile { return a.srv.Daemon().Authenticator.Profile() }
 
 // SetPIN changes the PIN state. A new PIN is not given to clients made
 // before; set their PIN field.

@@ -148,7 +148,10 @@ func (c *Client) Create(ctx context.Context, opts *CreationOptions) (*Registrati
 		return nil, err
 	}
 	protected := inf.Options["clientPin"] || inf.Options["uv"]
-	tok, uvOption, err := c.userVerification(ctx, inf, sel.UserVerification, inf.Options["alwaysUv"] || (rk && protected), pinuv.PermissionMC, rpID)
+	// Without makeCredUvNotRqd (a CTAP 2.0 key), a PIN once set is needed
+	// for every credential (CTAP 2.0 §5.1 step 6).
+	pinForAll := inf.Options["clientPin"] && !inf.Options["makeCredUvNotRqd"]
+	tok, uvOption, err := c.userVerification(ctx, inf, sel.UserVerification, inf.Options["alwaysUv"] || (rk && protected) || pinForAll, pinuv.PermissionMC, rpID)
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,7 @@ func newCtlCmd(g *globals) *cobra.Command {
 
 	cmd.AddCommand(&cobra.Command{
 		Use:   "info",
-		Short: "Describe the authenticator (AAGUID, keystore, user verification, PIN state)",
+		Short: "Describe the authenticator (AAGUID, keystore, user verification, PIN state, profile)",
 		Args:  cobra.NoArgs,
 		RunE:  show(func(ctx context.Context, c *control.Client) (any, error) { return c.Info(ctx) }),
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vauth/vauth/attestation"
+	"github.com/vauth/vauth/ctap2"
 	"github.com/vauth/vauth/ctap2/client"
 	"github.com/vauth/vauth/internal/decode"
 	"github.com/vauth/vauth/keystore"
@@ -24,7 +25,10 @@ type infoReport struct {
 	Daemon   bool     `json:"daemon,omitempty"`
 	Keystore string   `json:"keystore"`
 	TPM      *tpmInfo `json:"tpm,omitempty"`
-	AAGUID   string   `json:"aaguid"`
+	// Profile is what the authenticator behaves as (--profile), when it is
+	// not the default ctap2.1.
+	Profile string `json:"profile,omitempty"`
+	AAGUID  string `json:"aaguid"`
 	// Credentials and RPs count the discoverable credentials and the
 	// relying parties they belong to (a hardware key's only with the PIN
 	// given by --pin-file or VAUTH_PIN).
@@ -67,6 +71,14 @@ func (r *infoReport) setInfo(inf *client.Info) {
 	var aaguid [16]byte
 	copy(aaguid[:], inf.AAGUID)
 	r.AAGUID = attestation.FormatAAGUID(aaguid)
+}
+
+// setProfile records the profile named name unless it is the default: a
+// key that behaves as an older one says so.
+func (r *infoReport) setProfile(name string) {
+	if name != ctap2.ProfileCTAP21.String() {
+		r.Profile = name
+	}
 }
 
 // count records how many credentials and RPs there are.
@@ -120,6 +132,9 @@ func printInfo(w io.Writer, r infoReport) {
 	}
 	if r.Device == "" {
 		row("keystore", r.Keystore)
+	}
+	if r.Profile != "" {
+		row("profile", r.Profile)
 	}
 	if t := r.TPM; t != nil {
 		tpm := fmt.Sprintf("%s (%s), firmware %s", t.Manufacturer, t.ManufacturerID, t.FirmwareVersion)

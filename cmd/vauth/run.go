@@ -33,6 +33,7 @@ type authFlags struct {
 	attestation string
 	aaguid      string
 	uv          string
+	profile     string
 	enterprise  []string
 }
 
@@ -43,6 +44,7 @@ func (f *authFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&f.enterprise, "enterprise-rp", nil, "offer enterprise attestation (ep) and give these RP IDs a uniquely identifying statement (repeatable; a platform enables ep through authenticatorConfig)")
 	cmd.Flags().StringVar(&f.aaguid, "aaguid", attestation.FormatAAGUID(attestation.DefaultAAGUID), "the authenticator's AAGUID")
 	cmd.Flags().StringVar(&f.uv, "uv", "never", "built-in user verification: never (none: getInfo has no uv), always (every verification succeeds: CI), prompt (ask on the terminal)")
+	cmd.Flags().StringVar(&f.profile, "profile", ctap2.ProfileCTAP21.String(), "the authenticator to behave as: ctap2.1, ctap2.0 (a CTAP 2.0 key) or u2f (a CTAP1/U2F-only key); the store is the same for all")
 }
 
 // builtInUV is the ctap2.Config.UV of a --uv value.
@@ -72,6 +74,12 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 	if err != nil {
 		return daemon.Options{}, usageError{err}
 	}
+	var profile ctap2.Profile // commands without --profile: the default
+	if f.profile != "" {
+		if profile, err = ctap2.ParseProfile(f.profile); err != nil {
+			return daemon.Options{}, usageError{fmt.Errorf("--profile: %w", err)}
+		}
+	}
 	return daemon.Options{
 		Store:       dir,
 		Keystore:    f.keystore,
@@ -79,6 +87,7 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 		Attestation: f.attestation,
 		AAGUID:      aaguid,
 		UV:          uv,
+		Profile:     profile,
 		Logger:      g.logger(),
 
 		EnterpriseRPIDs: f.enterprise,
@@ -237,6 +246,9 @@ func newDemoCmd(g *globals) *cobra.Command {
 			opts, err := af.options(g)
 			if err != nil {
 				return err
+			}
+			if opts.Profile == ctap2.ProfileU2F {
+				return usageError{errors.New("--profile u2f: the demo's client speaks CTAP2, which a U2F-only key does not")}
 			}
 			opts.Presence = presence.Always()
 			d, err := daemon.Open(opts)

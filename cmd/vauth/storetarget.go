@@ -50,11 +50,14 @@ func (t *storeTarget) where() string { return "the store " + t.dir }
 func (t *storeTarget) Close() error { return t.d.Close() }
 
 func (t *storeTarget) describe(ctx context.Context, r *infoReport) error {
-	inf, err := t.ctap.GetInfo(ctx)
-	if err != nil {
-		return err
+	r.setProfile(t.d.Authenticator.Profile().String())
+	if t.d.Authenticator.ServesCBOR() { // a U2F-only key has no getInfo
+		inf, err := t.ctap.GetInfo(ctx)
+		if err != nil {
+			return err
+		}
+		r.setInfo(inf)
 	}
-	r.setInfo(inf)
 	r.Store, r.Keystore = t.dir, t.d.Keystore.Backend()
 	r.TPM = tpmOf(t.d.Keystore)
 	all, err := t.credentials(ctx)

@@ -28,6 +28,10 @@ type Info struct {
 	// verification (vauth run --uv), which SetUserVerified controls.
 	HasUserVerification bool     `json:"hasUserVerification"`
 	PIN                 PINState `json:"pin"`
+	// Profile is the generation of authenticator it behaves as (vauth run
+	// --profile): "ctap2.1", "ctap2.0" or "u2f", as WebDriver's protocol
+	// option names "ctap2", "ctap2_1" and "ctap1/u2f".
+	Profile string `json:"profile"`
 }
 
 // Credential is WebDriver's Credential Parameters: what Add Credential

@@ -35,6 +35,7 @@ type Options struct {
 	Observer    ctap2.Observer // told of credential events (ctap2.Config.Observer); the control API sets it
 	Faults      *ctap2.Faults  // failures armed on purpose (ctap2.Config.Faults); the control API sets it
 	MaxMsgSize  int            // the largest CTAP message to accept and report; 0: ctap2's default
+	Profile     ctap2.Profile  // the generation of authenticator to behave as (ctap2.Config.Profile)
 	// EnterpriseRPIDs, when set, make the authenticator enterprise
 	// attestation capable (ep, once a platform enables it): these RPs get a
 	// uniquely identifying statement in the vendor-facilitated mode, any RP
@@ -126,6 +127,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		Faults:   opts.Faults,
 
 		MaxMsgSize: opts.MaxMsgSize,
+		Profile:    opts.Profile,
 
 		EnterpriseAttestation:      len(opts.EnterpriseRPIDs) > 0,
 		EnterpriseAttester:         enterpriseAttester(opts, ks, ca),
