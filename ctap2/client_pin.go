@@ -140,6 +140,12 @@ func (a *Authenticator) clientPIN(r *request) (any, error) {
 	}
 	switch req.subCommand {
 	case SubCmdGetPINRetries:
+		// With no PIN there are no retries to report: CTAP2_ERR_PIN_NOT_SET,
+		// as CTAP 2.2 authenticators answer and python-fido2's device tests
+		// expect (CTAP 2.1 §6.5.5.2 is silent on it).
+		if !a.pin.hasPIN() {
+			return nil, statusErrorf(CTAP2ErrPinNotSet, "no PIN is set")
+		}
 		return map[int]any{
 			clientPINRespPinRetries:      a.pin.PINRetries,
 			clientPINRespPowerCycleState: a.pinMismatches >= pinuv.MaxConsecutivePINMismatches,
@@ -385,8 +391,11 @@ func (a *Authenticator) getPinUvAuthTokenUsingPIN(req *clientPINRequest) (any, e
 	if err := a.verifyPINHash(p, secret, req.pinHashEnc); err != nil {
 		return nil, err
 	}
+	// CTAP 2.1 §6.5.5.7.1 and §6.5.5.7.2: a right PIN under forcePINChange
+	// is CTAP2_ERR_PIN_INVALID (the retries are already restored), so that
+	// the platform asks for a PIN change.
 	if a.pin.ForcePINChange {
-		return nil, statusErrorf(CTAP2ErrPinPolicyViolation, "forcePINChange: change the PIN first")
+		return nil, statusErrorf(CTAP2ErrPinInvalid, "forcePINChange: change the PIN first")
 	}
 	return a.issueToken(p, secret, false, permissions, req.rpID, legacy)
 }

@@ -77,8 +77,9 @@ def client_pin_checks(dev, ctap):
           all(info.options.get(o) for o in ("pinUvAuthToken", "credMgmt", "authnrCfg", "uv", "setMinPINLength"))
           and info.options.get("clientPin") is False and info.min_pin_length == 4)
     v1, v2 = ClientPin(ctap, PinProtocolV1()), ClientPin(ctap, PinProtocolV2())
-    retries(ctap, 8)
+    fails("getPINRetries before any PIN", ERR.PIN_NOT_SET, ClientPin(ctap).get_pin_retries)
     v2.set_pin(PIN1)
+    retries(ctap, 8)
     check("protocol 2 setPIN: clientPin true", Ctap2(dev).info.options.get("clientPin") is True)
     fails("setPIN again", ERR.PIN_AUTH_INVALID, v1.set_pin, "5678")
 
@@ -206,7 +207,7 @@ def config_checks(dev, ctap):
     check("setMinPINLength 8: minPINLength %d, forcePINChange %s" % (info.min_pin_length, info.force_pin_change),
           info.min_pin_length == 8 and info.force_pin_change)
     fails("lowering the minimum PIN length", ERR.PIN_POLICY_VIOLATION, cfg.set_min_pin_length, min_pin_length=6)
-    fails("token while a PIN change is forced", ERR.PIN_POLICY_VIOLATION, v1.get_pin_token, PIN2, PERM.GET_ASSERTION)
+    fails("token while a PIN change is forced", ERR.PIN_INVALID, v1.get_pin_token, PIN2, PERM.GET_ASSERTION)
     fails("new PIN shorter than the minimum", ERR.PIN_POLICY_VIOLATION, v1.change_pin, PIN2, "1234567")
     ClientPin(ctap, PinProtocolV2()).change_pin(PIN2, PIN3)
     check("changePIN ends forcePINChange", Ctap2(dev).info.force_pin_change is False)
