@@ -1,7 +1,10 @@
 package ctap2
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/vauth/vauth/keystore"
 )
@@ -79,15 +82,15 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 		protocols[i] = p.Version()
 	}
 	info := map[int]any{
-		getInfoVersions:                         append([]string{versionFIDO20, versionFIDO21Pre, versionFIDO21}, a.u2fVersions()...),
-		getInfoExtensions:                       supportedExtensions,
+		getInfoVersions:                         canonicalStrings(append([]string{versionFIDO20, versionFIDO21Pre, versionFIDO21}, a.u2fVersions()...)),
+		getInfoExtensions:                       canonicalStrings(supportedExtensions),
 		getInfoAAGUID:                           a.aaguid[:],
 		getInfoOptions:                          a.options(),
 		getInfoMaxMsgSize:                       a.maxMsgSize,
 		getInfoPinUvAuthProtocols:               protocols,
 		getInfoMaxCredentialCountInList:         a.maxCredentialCountInList,
 		getInfoMaxCredentialIDLength:            a.keystore.MaxCredentialIDLength(),
-		getInfoTransports:                       a.transports,
+		getInfoTransports:                       canonicalStrings(a.transports),
 		getInfoAlgorithms:                       algorithms,
 		getInfoMaxSerializedLargeBlobArray:      a.maxSerializedLargeBlobArray,
 		getInfoForcePINChange:                   a.pin.ForcePINChange,
@@ -103,6 +106,22 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 		info[getInfoFirmwareVersion] = a.firmwareVersion
 	}
 	return info, nil
+}
+
+// canonicalStrings returns a sorted copy of the unordered string lists of
+// getInfo (versions, extensions, transports) in the order CTAP2 canonical
+// CBOR gives text keys (CTAP 2.1 §8: shorter first, then bytewise), which
+// strict conformance checks expect of every array. pinUvAuthProtocols and
+// algorithms keep the authenticator's order of preference instead (§6.4).
+func canonicalStrings(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.SortFunc(out, func(a, b string) int {
+		if d := cmp.Compare(len(a), len(b)); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	return out
 }
 
 // options are getInfo's options, computed from what is implemented and
