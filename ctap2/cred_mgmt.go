@@ -42,6 +42,7 @@ const (
 	credMgmtRespTotalCredentials                             = 0x09
 	credMgmtRespCredProtect                                  = 0x0A
 	credMgmtRespLargeBlobKey                                 = 0x0B
+	credMgmtRespThirdPartyPayment                            = 0x0C // CTAP 2.2
 )
 
 // authenticatorCredentialManagement subcommands (CTAP 2.1 §6.8), shared
@@ -329,6 +330,8 @@ func (a *Authenticator) enumerate(e *enumeration, kind uint64, total int) (map[i
 			credMgmtRespCredentialID: credentialDescriptorResponse{ID: c.ID, Type: credentialTypePublicKey},
 			credMgmtRespPublicKey:    cbor.RawMessage(publicKey),
 			credMgmtRespCredProtect:  credProtectLevel(c),
+			// Every credential's mark, false too (extensions_third_party_payment.go).
+			credMgmtRespThirdPartyPayment: c.ThirdPartyPayment,
 		}
 		if c.LargeBlobKey != nil {
 			resp[credMgmtRespLargeBlobKey] = c.LargeBlobKey

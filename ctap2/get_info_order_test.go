@@ -53,7 +53,7 @@ func TestGetInfoArrayOrder(t *testing.T) {
 			mustUnmarshal(t, info[getInfoTransports], &transports)
 			mustUnmarshal(t, info[getInfoPinUvAuthProtocols], &protocols)
 			mustUnmarshal(t, info[getInfoAlgorithms], &algorithms)
-			wantExtensions := []string{"credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc"}
+			wantExtensions := []string{"credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc", "thirdPartyPayment"}
 			for _, c := range []struct {
 				what      string
 				got, want []string

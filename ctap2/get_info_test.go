@@ -111,7 +111,7 @@ func TestGetInfo(t *testing.T) {
 			mustUnmarshal(t, info[getInfoExtensions], &extensions)
 			mustUnmarshal(t, info[getInfoMaxSerializedLargeBlobArray], &maxLargeBlobArray)
 			mustUnmarshal(t, info[getInfoMaxCredBlobLength], &maxCredBlobLength)
-			if want := []string{"credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc"}; !slices.Equal(extensions, want) {
+			if want := []string{"credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc", "thirdPartyPayment"}; !slices.Equal(extensions, want) {
 				t.Errorf("extensions %v, want %v", extensions, want)
 			}
 			if maxLargeBlobArray != DefaultMaxSerializedLargeBlobArray || maxCredBlobLength != keystore.MaxCredBlobLength {

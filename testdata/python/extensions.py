@@ -41,7 +41,7 @@ PIN = "517390"  # six digits: still valid once the minimum PIN length is 6
 ES256 = -7
 PERM = ClientPin.PERMISSION
 POLICY = CredProtectExtension.POLICY
-EXTENSIONS = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+EXTENSIONS = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength", "thirdPartyPayment"]
 
 
 class HmacSecretV1(HmacSecretExtension):
