@@ -44,10 +44,11 @@ const (
 	SubCmdGetPinUvAuthTokenUsingPinWithPermissions = 0x09
 )
 
-// permissionsKnown are the pinUvAuthToken permissions CTAP 2.1 defines;
-// other bits of the permissions parameter are ignored.
+// permissionsKnown are the pinUvAuthToken permissions CTAP 2.1 defines,
+// and CTAP 2.2's pcmr; other bits of the permissions parameter are
+// ignored.
 const permissionsKnown = pinuv.PermissionMC | pinuv.PermissionGA | pinuv.PermissionCM |
-	pinuv.PermissionBE | pinuv.PermissionLBW | pinuv.PermissionACFG
+	pinuv.PermissionBE | pinuv.PermissionLBW | pinuv.PermissionACFG | pinuv.PermissionPCMR
 
 // permissionsUnsupported are the permissions of features this
 // authenticator does not have (bioEnroll): asking for them is
@@ -349,6 +350,7 @@ func (a *Authenticator) changePIN(req *clientPINRequest) error {
 		s.PINCodePointLength = codePoints
 		s.ForcePINChange = false
 		s.PINRetries = pinuv.MaxPINRetries
+		s.PersistentToken = nil // resetPersistentPinUvAuthToken, with the PIN in one write
 	}); err != nil {
 		return err
 	}
@@ -397,6 +399,9 @@ func (a *Authenticator) getPinUvAuthTokenUsingPIN(req *clientPINRequest) (any, e
 	if a.pin.ForcePINChange {
 		return nil, statusErrorf(CTAP2ErrPinInvalid, "forcePINChange: change the PIN first")
 	}
+	if permissions == pinuv.PermissionPCMR {
+		return a.issuePersistentToken(p, secret)
+	}
 	return a.issueToken(p, secret, false, permissions, req.rpID, legacy)
 }
 
@@ -404,7 +409,8 @@ func (a *Authenticator) getPinUvAuthTokenUsingPIN(req *clientPINRequest) (any, e
 // getPinUvAuthTokenUsing…WithPermissions: not 0, and only permissions of
 // features this authenticator has (cm, lbw and acfg are, with the PIN and
 // with built-in user verification: getInfo's uvAcfg). Undefined bits are
-// dropped.
+// dropped. pcmr asks for the persistent token, which has no other
+// permission: with another one it is CTAP2_ERR_UNAUTHORIZED_PERMISSION.
 func checkPermissions(v uint64) (pinuv.Permission, error) {
 	if v == 0 {
 		return 0, statusErrorf(CTAP1ErrInvalidParameter, "permissions 0")
@@ -412,6 +418,9 @@ func checkPermissions(v uint64) (pinuv.Permission, error) {
 	permissions := pinuv.Permission(v) & permissionsKnown
 	if bad := permissions & permissionsUnsupported; bad != 0 {
 		return 0, statusErrorf(CTAP2ErrUnauthorizedPermission, "permissions 0x%02x of features this authenticator lacks", bad)
+	}
+	if permissions&pinuv.PermissionPCMR != 0 && permissions != pinuv.PermissionPCMR {
+		return 0, statusErrorf(CTAP2ErrUnauthorizedPermission, "pcmr with other permissions (0x%02x)", permissions)
 	}
 	return permissions, nil
 }
@@ -452,6 +461,9 @@ func (a *Authenticator) getPinUvAuthTokenUsingUV(r *request, req *clientPINReque
 		return nil, &StatusError{Status: CTAP2ErrUVInvalid, Err: err}
 	case err != nil:
 		return nil, err
+	}
+	if permissions == pinuv.PermissionPCMR {
+		return a.issuePersistentToken(p, secret)
 	}
 	return a.issueToken(p, secret, true, permissions, req.rpID, false)
 }

@@ -52,6 +52,7 @@ const (
 	optionUvAcfg                = "uvAcfg"
 	optionEP                    = "ep"
 	optionLargeBlobs            = "largeBlobs"
+	optionPerCredMgmtRO         = "perCredMgmtRO" // CTAP 2.2: the persistent pinUvAuthToken
 )
 
 // preferredPlatformUVAttempts tells the platform to call
@@ -128,7 +129,8 @@ func canonicalStrings(ss []string) []string {
 // the current state: discoverable credentials, user presence, a roaming
 // (not platform) authenticator, clientPin (true once a PIN is set),
 // pinUvAuthTokens, credential management (and its preview), the
-// authenticatorConfig features, large blobs, "uv" and "uvAcfg" only with a built-in
+// authenticatorConfig features, large blobs, the persistent pinUvAuthToken
+// for read-only credential management, "uv" and "uvAcfg" only with a built-in
 // user verification method, and "ep" only when enterprise attestation
 // capable.
 func (a *Authenticator) options() map[string]bool {
@@ -145,6 +147,7 @@ func (a *Authenticator) options() map[string]bool {
 		optionAlwaysUv:              a.pin.AlwaysUV,
 		optionAuthnrCfg:             true,
 		optionLargeBlobs:            true,
+		optionPerCredMgmtRO:         true,
 	}
 	if a.uv != nil {
 		o[optionUV] = true

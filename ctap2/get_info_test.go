@@ -64,6 +64,7 @@ func TestGetInfo(t *testing.T) {
 				"rk": true, "up": true, "plat": false, "clientPin": false, "pinUvAuthToken": true,
 				"credMgmt": true, "credentialMgmtPreview": true, "setMinPINLength": true,
 				"makeCredUvNotRqd": true, "alwaysUv": false, "authnrCfg": true, "largeBlobs": true,
+				"perCredMgmtRO": true,
 			}
 			if tc.builtInUV {
 				want["uv"], want["uvAcfg"] = true, true
