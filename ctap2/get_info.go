@@ -29,6 +29,7 @@ const (
 	getInfoMaxRPIDsForSetMinPINLength       = 0x10
 	getInfoPreferredPlatformUVAttempts      = 0x11
 	getInfoRemainingDiscoverableCredentials = 0x14
+	getInfoEncIdentifier                    = 0x19 // CTAP 2.2
 )
 
 // The CTAP2 versions: CTAP 2.0, the CTAP 2.1 preview (whose credential
@@ -105,6 +106,13 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 	}
 	if a.firmwareVersion != 0 {
 		info[getInfoFirmwareVersion] = a.firmwareVersion
+	}
+	if a.pin.PersistentToken != nil {
+		enc, err := encryptWithPersistentToken(a.pin.PersistentToken, a.pin.DeviceIdentifier, hkdfInfoEncIdentifier)
+		if err != nil {
+			return nil, err
+		}
+		info[getInfoEncIdentifier] = enc
 	}
 	return info, nil
 }

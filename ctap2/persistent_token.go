@@ -1,7 +1,11 @@
 package ctap2
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/vauth/vauth/ctap2/pinuv"
@@ -21,16 +25,38 @@ import (
 // Issuing it leaves the ordinary pinUvAuthToken alone. Anything else
 // done with it (deleteCredential, updateUserInformation, the other
 // commands, the preview command 0x41) is CTAP2_ERR_PIN_AUTH_INVALID.
+//
+// While a persistent token exists, getInfo carries encIdentifier (0x19): a
+// random device identifier, kept until authenticatorReset, encrypted with
+// a key derived from the token, so that a platform holding the token
+// recognises this authenticator and knows which token to use with it.
+// encCredStoreState (0x1E) is not implemented.
+
+// deviceIdentifierLength is the length of the device identifier: one AES
+// block.
+const deviceIdentifierLength = aes.BlockSize
+
+// hkdfInfoEncIdentifier is the HKDF info of encIdentifier's key.
+const hkdfInfoEncIdentifier = "encIdentifier"
 
 // issuePersistentToken returns the persistent pinUvAuthToken encrypted for
 // the platform, making it first if there is none.
 func (a *Authenticator) issuePersistentToken(p pinuv.Protocol, secret []byte) (any, error) {
 	if a.pin.PersistentToken == nil {
-		token := make([]byte, pinuv.PinUvAuthTokenLength)
+		token, id := make([]byte, pinuv.PinUvAuthTokenLength), make([]byte, deviceIdentifierLength)
 		if _, err := rand.Read(token); err != nil {
 			return nil, fmt.Errorf("making the persistent pinUvAuthToken: %w", err)
 		}
-		if err := a.updatePINState(func(s *pinState) { s.PersistentToken = token }); err != nil {
+		if _, err := rand.Read(id); err != nil {
+			return nil, fmt.Errorf("making the device identifier: %w", err)
+		}
+		err := a.updatePINState(func(s *pinState) {
+			s.PersistentToken = token
+			if s.DeviceIdentifier == nil {
+				s.DeviceIdentifier = id
+			}
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -55,4 +81,25 @@ func persistentTokenAllows(subCommand uint64) bool {
 		return true
 	}
 	return false
+}
+
+// encryptWithPersistentToken encrypts a getInfo member (plain, whole AES
+// blocks) for the holder of the persistent token: iv ||
+// AES-128-CBC(HKDF-SHA-256(salt 32 zero bytes, token, info, 16 bytes), iv,
+// plain), with a fresh random iv.
+func encryptWithPersistentToken(token, plain []byte, info string) ([]byte, error) {
+	key, err := hkdf.Key(sha256.New, token, make([]byte, sha256.Size), info, 16)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the %s key: %w", info, err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, aes.BlockSize+len(plain))
+	if _, err := rand.Read(out[:aes.BlockSize]); err != nil {
+		return nil, err
+	}
+	cipher.NewCBCEncrypter(block, out[:aes.BlockSize]).CryptBlocks(out[aes.BlockSize:], plain)
+	return out, nil
 }

@@ -2,9 +2,14 @@ package ctap2_test
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
 	"testing"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/vauth/vauth/ctap2"
 	"github.com/vauth/vauth/ctap2/client"
@@ -158,5 +163,85 @@ func TestPersistentTokenPermissions(t *testing.T) {
 	}
 	if inf := d.info(); !inf.Options["perCredMgmtRO"] {
 		t.Errorf("getInfo options %v lack perCredMgmtRO", inf.Options)
+	}
+}
+
+// encIdentifier returns getInfo's encIdentifier (nil when absent) and what
+// it decrypts to with token, as a platform decrypts it: iv || AES-128-CBC
+// under HKDF-SHA-256(salt 32 zero bytes, token, "encIdentifier", 16).
+func (d *device) encIdentifier(token []byte) (enc, id []byte) {
+	d.t.Helper()
+	status, resp := d.raw(0x04, nil)
+	if status != ctap2.CTAP2OK {
+		d.t.Fatalf("getInfo: %v", status)
+	}
+	raw, ok := resp[0x19]
+	if !ok {
+		return nil, nil
+	}
+	if err := cbor.Unmarshal(raw, &enc); err != nil || len(enc) != 32 {
+		d.t.Fatalf("encIdentifier %x (%v), want 32 bytes", raw, err)
+	}
+	key, err := hkdf.Key(sha256.New, token, make([]byte, 32), "encIdentifier", 16)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	id = make([]byte, 16)
+	cipher.NewCBCDecrypter(block, enc[:16]).CryptBlocks(id, enc[16:])
+	return enc, id
+}
+
+// TestEncIdentifier: getInfo's encIdentifier is there while a persistent
+// token exists, encrypted afresh each time; the identifier under it stays
+// the same across restarts and PIN changes (under the new token) and is
+// new after authenticatorReset.
+func TestEncIdentifier(t *testing.T) {
+	d := newDevice(t)
+	ctx := t.Context()
+	if err := d.c.SetPIN(ctx, 2, "1234"); err != nil {
+		t.Fatal(err)
+	}
+	if enc, _ := d.encIdentifier(nil); enc != nil {
+		t.Fatal("encIdentifier before any persistent token")
+	}
+	tok := d.pcmrToken(1, "1234")
+	enc, id := d.encIdentifier(tok.Value)
+	if enc == nil {
+		t.Fatal("no encIdentifier with a persistent token")
+	}
+	again, idAgain := d.encIdentifier(tok.Value)
+	if bytes.Equal(again, enc) || !bytes.Equal(idAgain, id) {
+		t.Fatalf("second getInfo: %x → %x, first %x → %x", again, idAgain, enc, id)
+	}
+	d.restart()
+	if _, got := d.encIdentifier(tok.Value); !bytes.Equal(got, id) {
+		t.Fatalf("after a restart the identifier is %x, was %x", got, id)
+	}
+	if err := d.c.ChangePIN(ctx, 2, "1234", "5678"); err != nil {
+		t.Fatal(err)
+	}
+	if enc, _ := d.encIdentifier(nil); enc != nil {
+		t.Fatal("encIdentifier after changePIN voided the persistent token")
+	}
+	next := d.pcmrToken(2, "5678")
+	if _, got := d.encIdentifier(next.Value); !bytes.Equal(got, id) {
+		t.Fatalf("under the new token the identifier is %x, was %x", got, id)
+	}
+	if _, got := d.encIdentifier(tok.Value); bytes.Equal(got, id) {
+		t.Fatal("the voided token still decrypts the identifier")
+	}
+	if err := d.a.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.c.SetPIN(ctx, 2, "1234"); err != nil {
+		t.Fatal(err)
+	}
+	last := d.pcmrToken(2, "1234")
+	if _, got := d.encIdentifier(last.Value); got == nil || bytes.Equal(got, id) {
+		t.Fatalf("after reset the identifier is %x, was %x", got, id)
 	}
 }
