@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -115,5 +116,29 @@ func TestClientReinitialisesOnce(t *testing.T) {
 	}
 	if c.Channel() != next || inits.Load() != 2 || pings.Load() != 2 {
 		t.Fatalf("channel %08x after %d INITs and %d PINGs, want %08x, 2 and 2", c.Channel(), inits.Load(), pings.Load(), uint32(next))
+	}
+}
+
+// TestClientReinitialisationFails: when the new INIT fails, the error
+// says both what the device answered and why INIT failed, and the client
+// keeps its channel.
+func TestClientReinitialisationFails(t *testing.T) {
+	const cid = 0x11223344
+	c, err := NewClient(scripted(t, func(dev *host) {
+		answerInit(dev, cid)
+		r := dev.recv()
+		dev.send(binary.BigEndian.Uint32(r), cmdError, []byte{byte(ErrInvalidChannel)})
+		r = dev.recv() // the broadcast INIT: answered too short
+		dev.send(BroadcastCID, cmdInit, r[initHeader:initHeader+initNonceSize])
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Ping(t.Context(), []byte("x"))
+	if !errors.Is(err, ErrInvalidChannel) || !strings.Contains(err.Error(), "INIT response of 8 bytes") {
+		t.Fatalf("Ping: %v", err)
+	}
+	if c.Channel() != cid {
+		t.Fatalf("channel %08x after a failed INIT, want %08x", c.Channel(), uint32(cid))
 	}
 }

@@ -54,14 +54,21 @@ func NewClient(t Transport) (*Client, error) {
 }
 
 // init allocates a new channel with CTAPHID_INIT on the broadcast channel
-// and records what the device reports about itself.
-func (c *Client) init() error {
+// and records what the device reports about itself. On failure the client
+// keeps the channel it had.
+func (c *Client) init() (err error) {
 	var nonce [initNonceSize]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
 	defer cancel()
+	old := c.cid
+	defer func() {
+		if err != nil {
+			c.cid = old
+		}
+	}()
 	c.cid = BroadcastCID
 	resp, err := c.transactOnce(ctx, cmdInit, nonce[:], nil, func(r []byte) bool {
 		return len(r) >= initNonceSize && [initNonceSize]byte(r) == nonce
