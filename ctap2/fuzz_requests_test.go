@@ -626,7 +626,8 @@ func FuzzClientPIN(f *testing.F) {
 	})
 }
 
-// retries is getPINRetries' pinRetries, or MaxPINRetries without a PIN.
+// retries is getPINRetries' pinRetries; without a PIN, where
+// getPINRetries is CTAP2_ERR_PIN_NOT_SET, the counter in the state.
 func retries(t *testing.T, d *device) int {
 	t.Helper()
 	n, _, err := d.c.PINRetries(t.Context())
