@@ -101,18 +101,18 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 		getInfoMaxRPIDsForSetMinPINLength:       MaxRPIDsForSetMinPINLength,
 		getInfoRemainingDiscoverableCredentials: remaining,
 	}
-	if a.uv != nil {
-		info[getInfoPreferredPlatformUVAttempts] = preferredPlatformUVAttempts
-	}
-	if a.firmwareVersion != 0 {
-		info[getInfoFirmwareVersion] = a.firmwareVersion
-	}
 	if a.pin.PersistentToken != nil {
 		enc, err := encryptWithPersistentToken(a.pin.PersistentToken, a.pin.DeviceIdentifier, hkdfInfoEncIdentifier)
 		if err != nil {
 			return nil, err
 		}
 		info[getInfoEncIdentifier] = enc
+	}
+	if a.uv != nil {
+		info[getInfoPreferredPlatformUVAttempts] = preferredPlatformUVAttempts
+	}
+	if a.firmwareVersion != 0 {
+		info[getInfoFirmwareVersion] = a.firmwareVersion
 	}
 	return info, nil
 }
