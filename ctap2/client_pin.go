@@ -44,10 +44,11 @@ const (
 	SubCmdGetPinUvAuthTokenUsingPinWithPermissions = 0x09
 )
 
-// permissionsKnown are the pinUvAuthToken permissions CTAP 2.1 defines;
-// other bits of the permissions parameter are ignored.
+// permissionsKnown are the pinUvAuthToken permissions CTAP 2.1 defines,
+// and CTAP 2.2's pcmr; other bits of the permissions parameter are
+// ignored.
 const permissionsKnown = pinuv.PermissionMC | pinuv.PermissionGA | pinuv.PermissionCM |
-	pinuv.PermissionBE | pinuv.PermissionLBW | pinuv.PermissionACFG
+	pinuv.PermissionBE | pinuv.PermissionLBW | pinuv.PermissionACFG | pinuv.PermissionPCMR
 
 // permissionsUnsupported are the permissions of features this
 // authenticator does not have (bioEnroll): asking for them is
@@ -145,6 +146,12 @@ func (a *Authenticator) clientPIN(r *request) (any, error) {
 	}
 	switch req.subCommand {
 	case SubCmdGetPINRetries:
+		// With no PIN there are no retries to report: CTAP2_ERR_PIN_NOT_SET,
+		// as CTAP 2.2 authenticators answer and python-fido2's device tests
+		// expect (CTAP 2.1 §6.5.5.2 is silent on it).
+		if !a.pin.hasPIN() {
+			return nil, statusErrorf(CTAP2ErrPinNotSet, "no PIN is set")
+		}
 		return map[int]any{
 			clientPINRespPinRetries:      a.pin.PINRetries,
 			clientPINRespPowerCycleState: a.pinMismatches >= pinuv.MaxConsecutivePINMismatches,
@@ -348,6 +355,7 @@ func (a *Authenticator) changePIN(req *clientPINRequest) error {
 		s.PINCodePointLength = codePoints
 		s.ForcePINChange = false
 		s.PINRetries = pinuv.MaxPINRetries
+		s.PersistentToken = nil // resetPersistentPinUvAuthToken, with the PIN in one write
 	}); err != nil {
 		return err
 	}
@@ -390,8 +398,14 @@ func (a *Authenticator) getPinUvAuthTokenUsingPIN(req *clientPINRequest) (any, e
 	if err := a.verifyPINHash(p, secret, req.pinHashEnc); err != nil {
 		return nil, err
 	}
+	// CTAP 2.1 §6.5.5.7.1 and §6.5.5.7.2: a right PIN under forcePINChange
+	// is CTAP2_ERR_PIN_INVALID (the retries are already restored), so that
+	// the platform asks for a PIN change.
 	if a.pin.ForcePINChange {
-		return nil, statusErrorf(CTAP2ErrPinPolicyViolation, "forcePINChange: change the PIN first")
+		return nil, statusErrorf(CTAP2ErrPinInvalid, "forcePINChange: change the PIN first")
+	}
+	if permissions == pinuv.PermissionPCMR {
+		return a.issuePersistentToken(p, secret)
 	}
 	if a.profile == ProfileCTAP20 {
 		return a.issuePINToken20(p, secret)
@@ -403,7 +417,8 @@ func (a *Authenticator) getPinUvAuthTokenUsingPIN(req *clientPINRequest) (any, e
 // getPinUvAuthTokenUsing…WithPermissions: not 0, and only permissions of
 // features this authenticator has (cm, lbw and acfg are, with the PIN and
 // with built-in user verification: getInfo's uvAcfg). Undefined bits are
-// dropped.
+// dropped. pcmr asks for the persistent token, which has no other
+// permission: with another one it is CTAP2_ERR_UNAUTHORIZED_PERMISSION.
 func checkPermissions(v uint64) (pinuv.Permission, error) {
 	if v == 0 {
 		return 0, statusErrorf(CTAP1ErrInvalidParameter, "permissions 0")
@@ -411,6 +426,9 @@ func checkPermissions(v uint64) (pinuv.Permission, error) {
 	permissions := pinuv.Permission(v) & permissionsKnown
 	if bad := permissions & permissionsUnsupported; bad != 0 {
 		return 0, statusErrorf(CTAP2ErrUnauthorizedPermission, "permissions 0x%02x of features this authenticator lacks", bad)
+	}
+	if permissions&pinuv.PermissionPCMR != 0 && permissions != pinuv.PermissionPCMR {
+		return 0, statusErrorf(CTAP2ErrUnauthorizedPermission, "pcmr with other permissions (0x%02x)", permissions)
 	}
 	return permissions, nil
 }
@@ -451,6 +469,9 @@ func (a *Authenticator) getPinUvAuthTokenUsingUV(r *request, req *clientPINReque
 		return nil, &StatusError{Status: CTAP2ErrUVInvalid, Err: err}
 	case err != nil:
 		return nil, err
+	}
+	if permissions == pinuv.PermissionPCMR {
+		return a.issuePersistentToken(p, secret)
 	}
 	return a.issueToken(p, secret, true, permissions, req.rpID, false)
 }

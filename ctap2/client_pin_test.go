@@ -25,10 +25,9 @@ func TestSetPINAndRetries(t *testing.T) {
 		t.Run(fmt.Sprintf("protocol %d", version), func(t *testing.T) {
 			d := newDevice(t)
 			ctx := t.Context()
-			if retries, powerCycle, err := d.c.PINRetries(ctx); err != nil || retries != 8 || powerCycle {
-				t.Fatalf("fresh pinRetries %d, powerCycle %v, %v", retries, powerCycle, err)
-			}
-			_, err := d.c.GetPinUvAuthTokenUsingPIN(ctx, version, "1234", pinuv.PermissionMC, "")
+			_, _, err := d.c.PINRetries(ctx)
+			want(t, "fresh pinRetries", err, ctap2.CTAP2ErrPinNotSet)
+			_, err = d.c.GetPinUvAuthTokenUsingPIN(ctx, version, "1234", pinuv.PermissionMC, "")
 			want(t, "token before any PIN", err, ctap2.CTAP2ErrPinNotSet)
 			if d.info().Options["clientPin"] {
 				t.Fatal("clientPin true before setPIN")
@@ -185,7 +184,11 @@ func TestPINLockout(t *testing.T) {
 	if status, _ := d.raw(cmdReset, nil); status != ctap2.CTAP2OK {
 		t.Fatalf("reset: %v", status)
 	}
-	retries(8, false)
+	_, _, err = d.c.PINRetries(ctx)
+	want(t, "getPINRetries after reset", err, ctap2.CTAP2ErrPinNotSet)
+	if st := d.a.PINStatus(); st.PINRetries != 8 {
+		t.Fatalf("pinRetries %d after reset", st.PINRetries)
+	}
 	if d.info().Options["clientPin"] {
 		t.Fatal("clientPin after reset")
 	}
@@ -432,8 +435,8 @@ func TestClientPINErrors(t *testing.T) {
 			}
 		})
 	}
-	if retries, _, _ := d.c.PINRetries(t.Context()); retries != 8 {
-		t.Fatalf("pinRetries %d after refused requests", retries)
+	if st := d.a.PINStatus(); st.PINRetries != 8 {
+		t.Fatalf("pinRetries %d after refused requests", st.PINRetries)
 	}
 	if d.presence.count() != 0 {
 		t.Fatal("the user was asked")
@@ -684,8 +687,10 @@ func TestResetClearsPINState(t *testing.T) {
 	if inf.Options["clientPin"] || inf.Options["alwaysUv"] || inf.MinPINLength != 4 || inf.ForcePINChange {
 		t.Fatalf("after reset: options %v, minPINLength %d", inf.Options, inf.MinPINLength)
 	}
-	if retries, _, _ := d.c.PINRetries(ctx); retries != 8 {
-		t.Fatalf("pinRetries %d after reset", retries)
+	_, _, err = d.c.PINRetries(ctx)
+	want(t, "getPINRetries after reset", err, ctap2.CTAP2ErrPinNotSet)
+	if st := d.a.PINStatus(); st.PINRetries != 8 {
+		t.Fatalf("pinRetries %d after reset", st.PINRetries)
 	}
 	err = d.c.ToggleAlwaysUV(ctx, acfg) // no PIN now: no token needed
 	want(t, "toggleAlwaysUv with a pre-reset token on an unprotected authenticator", err, ctap2.CTAP2OK)

@@ -109,9 +109,9 @@ func TestSetMinPINLength(t *testing.T) {
 	want(t, "lowering the minimum", set(client.MinPINLength{NewMinPINLength: 5}), ctap2.CTAP2ErrPinPolicyViolation)
 
 	_, err := d.c.GetPinUvAuthTokenUsingPIN(ctx, 2, "1234", pinuv.PermissionMC, "")
-	want(t, "token while forcePINChange", err, ctap2.CTAP2ErrPinPolicyViolation)
+	want(t, "token while forcePINChange", err, ctap2.CTAP2ErrPinInvalid)
 	_, err = d.c.GetPinToken(ctx, 1, "1234")
-	want(t, "getPinToken while forcePINChange", err, ctap2.CTAP2ErrPinPolicyViolation)
+	want(t, "getPinToken while forcePINChange", err, ctap2.CTAP2ErrPinInvalid)
 	if retries, _, _ := d.c.PINRetries(ctx); retries != 8 {
 		t.Fatalf("pinRetries %d: the PIN was right", retries)
 	}

@@ -42,6 +42,7 @@ const (
 	credMgmtRespTotalCredentials                             = 0x09
 	credMgmtRespCredProtect                                  = 0x0A
 	credMgmtRespLargeBlobKey                                 = 0x0B
+	credMgmtRespThirdPartyPayment                            = 0x0C // CTAP 2.2
 )
 
 // authenticatorCredentialManagement subcommands (CTAP 2.1 §6.8), shared
@@ -156,12 +157,13 @@ func (a *Authenticator) doCredentialManagement(r *request, preview bool) (any, e
 	default:
 		return nil, statusErrorf(CTAP2ErrInvalidSubcommand, "credential management subcommand 0x%02x", req.subCommand)
 	}
-	if err := a.checkCredMgmtToken(req, preview); err != nil {
+	binding, err := a.checkCredMgmtToken(req, preview)
+	if err != nil {
 		return nil, err
 	}
 	switch req.subCommand {
 	case SubCmdGetCredsMetadata:
-		if err := a.checkNoPermissionsRPID(); err != nil {
+		if err := binding.allowsEveryRP(); err != nil {
 			return nil, err
 		}
 		n, err := a.discoverableCount()
@@ -173,14 +175,14 @@ func (a *Authenticator) doCredentialManagement(r *request, preview bool) (any, e
 			credMgmtRespMaxPossibleRemainingResidentCredentialsCount: max(a.maxDiscoverable-n, 0),
 		}, nil
 	case SubCmdEnumerateRPsBegin:
-		if err := a.checkNoPermissionsRPID(); err != nil {
+		if err := binding.allowsEveryRP(); err != nil {
 			return nil, err
 		}
 		return a.enumerateRPsBegin()
 	case SubCmdEnumerateCredentialsBegin:
-		return a.enumerateCredentialsBegin(req.rpIDHash)
+		return a.enumerateCredentialsBegin(req.rpIDHash, binding)
 	case SubCmdDeleteCredential:
-		c, err := a.managedCredential(*req.credentialID)
+		c, err := a.managedCredential(*req.credentialID, binding)
 		if err == nil {
 			if err = a.keystore.Delete(c.ID); err != nil {
 				err = fmt.Errorf("deleting the credential: %w", err)
@@ -192,7 +194,7 @@ func (a *Authenticator) doCredentialManagement(r *request, preview bool) (any, e
 		}
 		return nil, err
 	default: // SubCmdUpdateUserInformation
-		c, err := a.managedCredential(*req.credentialID)
+		c, err := a.managedCredential(*req.credentialID, binding)
 		if err == nil {
 			err = a.updateUser(c, *req.user)
 		}
@@ -202,47 +204,63 @@ func (a *Authenticator) doCredentialManagement(r *request, preview bool) (any, e
 }
 
 // checkCredMgmtToken checks the pinUvAuthParam of the subcommands that
-// need one: made with the pinUvAuthToken over subCommand ||
-// subCommandParams, and the token holds the cm permission.
-func (a *Authenticator) checkCredMgmtToken(req *credMgmtRequest, preview bool) error {
+// need one: made over subCommand || subCommandParams with the persistent
+// pinUvAuthToken for a read-only subcommand (persistent_token.go), or with
+// the pinUvAuthToken holding the cm permission. It returns the permissions
+// RP ID the token is bound to, which the subcommand must respect.
+func (a *Authenticator) checkCredMgmtToken(req *credMgmtRequest, preview bool) (rpBinding, error) {
 	if req.pinUvAuth.param == nil {
-		return statusErrorf(CTAP2ErrPUATRequired, "credential management needs a pinUvAuthParam")
+		return rpBinding{}, statusErrorf(CTAP2ErrPUATRequired, "credential management needs a pinUvAuthParam")
 	}
 	if req.pinUvAuth.protocol == nil {
-		return statusErrorf(CTAP2ErrMissingParameter, "pinUvAuthProtocol is missing")
+		return rpBinding{}, statusErrorf(CTAP2ErrMissingParameter, "pinUvAuthProtocol is missing")
 	}
 	p, err := a.pinUvAuthProtocol(*req.pinUvAuth.protocol)
 	if err != nil {
-		return err
+		return rpBinding{}, err
 	}
 	message := append([]byte{byte(req.subCommand)}, req.rawParams...)
+	if !preview && a.persistentTokenVerifies(p, message, req.pinUvAuth.param) {
+		if !persistentTokenAllows(req.subCommand) {
+			return rpBinding{}, statusErrorf(CTAP2ErrPinAuthInvalid, "the persistent pinUvAuthToken only reads: not subcommand 0x%02x", req.subCommand)
+		}
+		return rpBinding{}, nil // bound to no RP
+	}
 	if !a.token.Verify(p, message, req.pinUvAuth.param) {
-		return statusErrorf(CTAP2ErrPinAuthInvalid, "pinUvAuthParam does not verify with the pinUvAuthToken")
+		return rpBinding{}, statusErrorf(CTAP2ErrPinAuthInvalid, "pinUvAuthParam does not verify with the pinUvAuthToken")
 	}
 	if !a.token.HasPermission(pinuv.PermissionCM) && !(preview && a.legacyToken) {
-		return statusErrorf(CTAP2ErrPinAuthInvalid, "the pinUvAuthToken lacks the cm permission")
+		return rpBinding{}, statusErrorf(CTAP2ErrPinAuthInvalid, "the pinUvAuthToken lacks the cm permission")
+	}
+	var b rpBinding
+	b.rpID, b.bound = a.token.PermissionsRPID()
+	return b, nil
+}
+
+// rpBinding is the permissions RP ID of the token that authorised a
+// credential management request, if it has one.
+type rpBinding struct {
+	rpID  string
+	bound bool
+}
+
+// allowsEveryRP refuses a token bound to one RP for the subcommands that
+// see every RP.
+func (b rpBinding) allowsEveryRP() error {
+	if b.bound {
+		return statusErrorf(CTAP2ErrPinAuthInvalid, "the pinUvAuthToken is bound to %q, this subcommand covers every RP", b.rpID)
 	}
 	return nil
 }
 
-// checkNoPermissionsRPID refuses a token bound to one RP for the
-// subcommands that see every RP.
-func (a *Authenticator) checkNoPermissionsRPID() error {
-	if rpID, ok := a.token.PermissionsRPID(); ok {
-		return statusErrorf(CTAP2ErrPinAuthInvalid, "the pinUvAuthToken is bound to %q, this subcommand covers every RP", rpID)
-	}
-	return nil
-}
-
-// checkPermissionsRPID refuses a token bound to another RP than the one
-// whose credentials the subcommand touches.
-func (a *Authenticator) checkPermissionsRPID(rpIDHash []byte) error {
-	rpID, ok := a.token.PermissionsRPID()
-	if !ok {
+// allows refuses a token bound to another RP than the one whose
+// credentials the subcommand touches.
+func (b rpBinding) allows(rpIDHash []byte) error {
+	if !b.bound {
 		return nil
 	}
-	if h := sha256.Sum256([]byte(rpID)); !bytes.Equal(h[:], rpIDHash) {
-		return statusErrorf(CTAP2ErrPinAuthInvalid, "the pinUvAuthToken is bound to %q, another RP", rpID)
+	if h := sha256.Sum256([]byte(b.rpID)); !bytes.Equal(h[:], rpIDHash) {
+		return statusErrorf(CTAP2ErrPinAuthInvalid, "the pinUvAuthToken is bound to %q, another RP", b.rpID)
 	}
 	return nil
 }
@@ -288,11 +306,11 @@ func (a *Authenticator) discoverableRPs() ([]*keystore.Credential, error) {
 
 // enumerateCredentialsBegin starts the list of one RP's discoverable
 // credentials, newest first.
-func (a *Authenticator) enumerateCredentialsBegin(rpIDHash []byte) (any, error) {
+func (a *Authenticator) enumerateCredentialsBegin(rpIDHash []byte, binding rpBinding) (any, error) {
 	if len(rpIDHash) != sha256.Size {
 		return nil, statusErrorf(CTAP1ErrInvalidParameter, "rpIDHash of %d bytes", len(rpIDHash))
 	}
-	if err := a.checkPermissionsRPID(rpIDHash); err != nil {
+	if err := binding.allows(rpIDHash); err != nil {
 		return nil, err
 	}
 	creds, err := a.keystore.Discoverable([32]byte(rpIDHash))
@@ -329,6 +347,8 @@ func (a *Authenticator) enumerate(e *enumeration, kind uint64, total int) (map[i
 			credMgmtRespCredentialID: credentialDescriptorResponse{ID: c.ID, Type: credentialTypePublicKey},
 			credMgmtRespPublicKey:    cbor.RawMessage(publicKey),
 			credMgmtRespCredProtect:  credProtectLevel(c),
+			// Every credential's mark, false too (extensions_third_party_payment.go).
+			credMgmtRespThirdPartyPayment: c.ThirdPartyPayment,
 		}
 		if c.LargeBlobKey != nil {
 			resp[credMgmtRespLargeBlobKey] = c.LargeBlobKey
@@ -352,14 +372,14 @@ type rpEntityResponse struct {
 // managedCredential finds the discoverable credential that deleteCredential
 // or updateUserInformation names, and checks that the token may touch its
 // RP.
-func (a *Authenticator) managedCredential(d credentialDescriptor) (*keystore.Credential, error) {
+func (a *Authenticator) managedCredential(d credentialDescriptor, binding rpBinding) (*keystore.Credential, error) {
 	if d.Type == credentialTypePublicKey {
 		c, err := a.findDiscoverable(d.ID)
 		if err != nil {
 			return nil, err
 		}
 		if c != nil {
-			return c, a.checkPermissionsRPID(c.RPIDHash[:])
+			return c, binding.allows(c.RPIDHash[:])
 		}
 	}
 	return nil, statusErrorf(CTAP2ErrNoCredentials, "no discoverable credential %s", base64.RawURLEncoding.EncodeToString(d.ID))

@@ -22,7 +22,7 @@ const (
 )
 
 // supportedExtensions is getInfo's extensions: exactly those implemented.
-var supportedExtensions = []string{extCredBlob, extCredProtect, extHMACSecret, extHMACSecretMC, extLargeBlobKey, extMinPINLength}
+var supportedExtensions = []string{extCredBlob, extCredProtect, extHMACSecret, extHMACSecretMC, extLargeBlobKey, extMinPINLength, extThirdPartyPayment}
 
 // makeCredentialExtensionInputs are the extension inputs of an
 // authenticatorMakeCredential that the authenticator implements.
@@ -33,6 +33,8 @@ type makeCredentialExtensionInputs struct {
 	hmacSecretMC *hmacSecretInput
 	largeBlobKey bool
 	minPINLength bool
+	// thirdPartyPayment is the input true.
+	thirdPartyPayment bool
 }
 
 // getAssertionExtensionInputs are the extension inputs of an
@@ -41,6 +43,8 @@ type getAssertionExtensionInputs struct {
 	credBlob     bool
 	hmacSecret   *hmacSecretInput
 	largeBlobKey bool
+	// thirdPartyPayment is the input true.
+	thirdPartyPayment bool
 }
 
 // decodeMakeCredentialExtensions reads the extensions parameter of
@@ -68,7 +72,10 @@ func decodeMakeCredentialExtensions(p params, key paramKey) (makeCredentialExten
 	if x.largeBlobKey, err = decodeLargeBlobKey(m); err != nil {
 		return x, err
 	}
-	x.minPINLength, _, err = field[bool](m, extMinPINLength, extMinPINLength)
+	if x.minPINLength, _, err = field[bool](m, extMinPINLength, extMinPINLength); err != nil {
+		return x, err
+	}
+	x.thirdPartyPayment, err = decodeThirdPartyPayment(m)
 	return x, err
 }
 
@@ -88,7 +95,10 @@ func decodeGetAssertionExtensions(p params, key paramKey) (getAssertionExtension
 			return x, err
 		}
 	}
-	x.largeBlobKey, err = decodeLargeBlobKey(m)
+	if x.largeBlobKey, err = decodeLargeBlobKey(m); err != nil {
+		return x, err
+	}
+	x.thirdPartyPayment, err = decodeThirdPartyPayment(m)
 	return x, err
 }
 
@@ -120,7 +130,8 @@ func (o extensionOutputs) marshal() ([]byte, error) {
 
 // makeCredentialExtensionData processes the extensions of a new
 // credential before it is made (§6.1.2 step 15): what the keystore keeps
-// with it (credProtect, credBlob, largeBlobKey) goes into createReq, and
+// with it (credProtect, credBlob, largeBlobKey, the thirdPartyPayment
+// mark) goes into createReq, and
 // the outputs that do not depend on the credential into the returned map.
 func (a *Authenticator) makeCredentialExtensionData(x makeCredentialExtensionInputs, rpID string, rk bool, createReq *keystore.CreateRequest) (extensionOutputs, error) {
 	var out extensionOutputs
@@ -147,6 +158,10 @@ func (a *Authenticator) makeCredentialExtensionData(x makeCredentialExtensionInp
 	}
 	if x.minPINLength && a.minPINLengthAllowed(rpID) {
 		out.set(extMinPINLength, a.pin.MinPINLength)
+	}
+	if x.thirdPartyPayment {
+		createReq.ThirdPartyPayment = true
+		out.set(extThirdPartyPayment, true)
 	}
 	return out, nil
 }

@@ -346,6 +346,9 @@ func (a *Authenticator) assertionExtensionOutputs(state *assertionState, cred *k
 		}
 		out.set(extHMACSecret, enc)
 	}
+	if state.extensions.thirdPartyPayment {
+		out.set(extThirdPartyPayment, cred.ThirdPartyPayment)
+	}
 	return out.marshal()
 }
 

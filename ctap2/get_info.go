@@ -1,7 +1,10 @@
 package ctap2
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/vauth/vauth/keystore"
 )
@@ -26,6 +29,7 @@ const (
 	getInfoMaxRPIDsForSetMinPINLength       = 0x10
 	getInfoPreferredPlatformUVAttempts      = 0x11
 	getInfoRemainingDiscoverableCredentials = 0x14
+	getInfoEncIdentifier                    = 0x19 // CTAP 2.2
 )
 
 // The CTAP2 versions: CTAP 2.0, the CTAP 2.1 preview (whose credential
@@ -49,6 +53,7 @@ const (
 	optionUvAcfg                = "uvAcfg"
 	optionEP                    = "ep"
 	optionLargeBlobs            = "largeBlobs"
+	optionPerCredMgmtRO         = "perCredMgmtRO" // CTAP 2.2: the persistent pinUvAuthToken
 )
 
 // preferredPlatformUVAttempts tells the platform to call
@@ -79,15 +84,15 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 		protocols[i] = p.Version()
 	}
 	info := map[int]any{
-		getInfoVersions:                         append([]string{versionFIDO20, versionFIDO21Pre, versionFIDO21}, a.u2fVersions()...),
-		getInfoExtensions:                       supportedExtensions,
+		getInfoVersions:                         canonicalStrings(append([]string{versionFIDO20, versionFIDO21Pre, versionFIDO21}, a.u2fVersions()...)),
+		getInfoExtensions:                       canonicalStrings(supportedExtensions),
 		getInfoAAGUID:                           a.aaguid[:],
 		getInfoOptions:                          a.options(),
 		getInfoMaxMsgSize:                       a.maxMsgSize,
 		getInfoPinUvAuthProtocols:               protocols,
 		getInfoMaxCredentialCountInList:         a.maxCredentialCountInList,
 		getInfoMaxCredentialIDLength:            a.keystore.MaxCredentialIDLength(),
-		getInfoTransports:                       a.transports,
+		getInfoTransports:                       canonicalStrings(a.transports),
 		getInfoAlgorithms:                       algorithms,
 		getInfoMaxSerializedLargeBlobArray:      a.maxSerializedLargeBlobArray,
 		getInfoForcePINChange:                   a.pin.ForcePINChange,
@@ -95,6 +100,13 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 		getInfoMaxCredBlobLength:                keystore.MaxCredBlobLength,
 		getInfoMaxRPIDsForSetMinPINLength:       MaxRPIDsForSetMinPINLength,
 		getInfoRemainingDiscoverableCredentials: remaining,
+	}
+	if a.pin.PersistentToken != nil {
+		enc, err := encryptWithPersistentToken(a.pin.PersistentToken, a.pin.DeviceIdentifier, hkdfInfoEncIdentifier)
+		if err != nil {
+			return nil, err
+		}
+		info[getInfoEncIdentifier] = enc
 	}
 	if a.uv != nil {
 		info[getInfoPreferredPlatformUVAttempts] = preferredPlatformUVAttempts
@@ -108,11 +120,28 @@ func (a *Authenticator) getInfo(*request) (any, error) {
 	return info, nil
 }
 
+// canonicalStrings returns a sorted copy of the unordered string lists of
+// getInfo (versions, extensions, transports) in the order CTAP2 canonical
+// CBOR gives text keys (CTAP 2.1 §8: shorter first, then bytewise), which
+// strict conformance checks expect of every array. pinUvAuthProtocols and
+// algorithms keep the authenticator's order of preference instead (§6.4).
+func canonicalStrings(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.SortFunc(out, func(a, b string) int {
+		if d := cmp.Compare(len(a), len(b)); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	return out
+}
+
 // options are getInfo's options, computed from what is implemented and
 // the current state: discoverable credentials, user presence, a roaming
 // (not platform) authenticator, clientPin (true once a PIN is set),
 // pinUvAuthTokens, credential management (and its preview), the
-// authenticatorConfig features, large blobs, "uv" and "uvAcfg" only with a built-in
+// authenticatorConfig features, large blobs, the persistent pinUvAuthToken
+// for read-only credential management, "uv" and "uvAcfg" only with a built-in
 // user verification method, and "ep" only when enterprise attestation
 // capable.
 func (a *Authenticator) options() map[string]bool {
@@ -129,6 +158,7 @@ func (a *Authenticator) options() map[string]bool {
 		optionAlwaysUv:              a.pin.AlwaysUV,
 		optionAuthnrCfg:             true,
 		optionLargeBlobs:            true,
+		optionPerCredMgmtRO:         true,
 	}
 	if a.uv != nil {
 		o[optionUV] = true

@@ -64,6 +64,7 @@ func TestGetInfo(t *testing.T) {
 				"rk": true, "up": true, "plat": false, "clientPin": false, "pinUvAuthToken": true,
 				"credMgmt": true, "credentialMgmtPreview": true, "setMinPINLength": true,
 				"makeCredUvNotRqd": true, "alwaysUv": false, "authnrCfg": true, "largeBlobs": true,
+				"perCredMgmtRO": true,
 			}
 			if tc.builtInUV {
 				want["uv"], want["uvAcfg"] = true, true
@@ -111,7 +112,7 @@ func TestGetInfo(t *testing.T) {
 			mustUnmarshal(t, info[getInfoExtensions], &extensions)
 			mustUnmarshal(t, info[getInfoMaxSerializedLargeBlobArray], &maxLargeBlobArray)
 			mustUnmarshal(t, info[getInfoMaxCredBlobLength], &maxCredBlobLength)
-			if want := []string{"credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"}; !slices.Equal(extensions, want) {
+			if want := []string{"credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc", "thirdPartyPayment"}; !slices.Equal(extensions, want) {
 				t.Errorf("extensions %v, want %v", extensions, want)
 			}
 			if maxLargeBlobArray != DefaultMaxSerializedLargeBlobArray || maxCredBlobLength != keystore.MaxCredBlobLength {

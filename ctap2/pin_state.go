@@ -59,6 +59,14 @@ type pinState struct {
 	// EnterpriseAttestation is set by enableEnterpriseAttestation; getInfo
 	// reports it as "ep" when the authenticator is capable.
 	EnterpriseAttestation bool `cbor:"9,keyasint,omitempty"`
+	// PersistentToken is CTAP 2.2's persistentPinUvAuthToken, nil until
+	// first issued; a PIN change drops it (persistent_token.go). An older
+	// vauth reading the record ignores the key.
+	PersistentToken []byte `cbor:"10,keyasint,omitempty"`
+	// DeviceIdentifier is what getInfo's encIdentifier encrypts: random,
+	// made with the first persistent token, kept until
+	// authenticatorReset.
+	DeviceIdentifier []byte `cbor:"11,keyasint,omitempty"`
 }
 
 // defaultPINState is the state of a new (or reset) authenticator.
@@ -108,6 +116,10 @@ func (s *pinState) check() error {
 		return fmt.Errorf("minimum PIN length %d", s.MinPINLength)
 	case len(s.MinPINLengthRPIDs) > MaxRPIDsForSetMinPINLength:
 		return fmt.Errorf("%d minPinLengthRPIDs", len(s.MinPINLengthRPIDs))
+	case s.PersistentToken != nil && len(s.PersistentToken) != pinuv.PinUvAuthTokenLength:
+		return fmt.Errorf("persistent pinUvAuthToken of %d bytes", len(s.PersistentToken))
+	case s.DeviceIdentifier != nil && len(s.DeviceIdentifier) != deviceIdentifierLength:
+		return fmt.Errorf("device identifier of %d bytes", len(s.DeviceIdentifier))
 	}
 	return nil
 }
@@ -119,6 +131,8 @@ func (a *Authenticator) updatePINState(edit func(s *pinState)) error {
 	next := a.pin
 	next.PINHash = slices.Clone(a.pin.PINHash)
 	next.MinPINLengthRPIDs = slices.Clone(a.pin.MinPINLengthRPIDs)
+	next.PersistentToken = slices.Clone(a.pin.PersistentToken)
+	next.DeviceIdentifier = slices.Clone(a.pin.DeviceIdentifier)
 	edit(&next)
 	raw, err := encMode.Marshal(next)
 	if err != nil {

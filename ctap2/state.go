@@ -84,6 +84,7 @@ func (a *Authenticator) SetPINState(c PINChange) error {
 	err := a.updatePINState(func(s *pinState) {
 		if c.PIN != nil {
 			s.PINHash, s.PINCodePointLength, s.PINRetries, s.ForcePINChange = hash, codePoints, pinuv.MaxPINRetries, false
+			s.PersistentToken = nil // as changePIN drops it
 		}
 		if c.PINRetries != nil {
 			s.PINRetries = *c.PINRetries

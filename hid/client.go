@@ -45,37 +45,53 @@ var ErrClientClosed = errors.New("ctaphid: client closed")
 // CTAPHID_INIT on the broadcast channel (random nonce, checked echo). The
 // client owns t: Close closes it, and so does a failed NewClient.
 func NewClient(t Transport) (*Client, error) {
-	c := &Client{t: t, cid: BroadcastCID, grace: cancelGrace}
-	var nonce [initNonceSize]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+	c := &Client{t: t, grace: cancelGrace}
+	if err := c.init(); err != nil {
 		t.Close()
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
-	defer cancel()
-	resp, err := c.transact(ctx, cmdInit, nonce[:], nil, func(r []byte) bool {
-		return len(r) >= initNonceSize && [initNonceSize]byte(r) == nonce
-	})
-	if err != nil {
-		t.Close()
-		return nil, fmt.Errorf("ctaphid: INIT: %w", err)
-	}
-	if len(resp) < initResponseSize {
-		t.Close()
-		return nil, fmt.Errorf("ctaphid: INIT response of %d bytes", len(resp))
-	}
-	c.cid = binary.BigEndian.Uint32(resp[8:])
-	if c.cid == 0 || c.cid == BroadcastCID {
-		t.Close()
-		return nil, fmt.Errorf("ctaphid: device allocated channel 0x%08x", c.cid)
-	}
-	c.protocol = resp[12]
-	c.version = [3]byte(resp[13:16])
-	c.capabilities = resp[16]
 	return c, nil
 }
 
-// Channel returns the channel ID the device allocated to this client.
+// init allocates a new channel with CTAPHID_INIT on the broadcast channel
+// and records what the device reports about itself. On failure the client
+// keeps the channel it had.
+func (c *Client) init() (err error) {
+	var nonce [initNonceSize]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+	defer cancel()
+	old := c.cid
+	defer func() {
+		if err != nil {
+			c.cid = old
+		}
+	}()
+	c.cid = BroadcastCID
+	resp, err := c.transactOnce(ctx, cmdInit, nonce[:], nil, func(r []byte) bool {
+		return len(r) >= initNonceSize && [initNonceSize]byte(r) == nonce
+	})
+	if err != nil {
+		return fmt.Errorf("ctaphid: INIT: %w", err)
+	}
+	if len(resp) < initResponseSize {
+		return fmt.Errorf("ctaphid: INIT response of %d bytes", len(resp))
+	}
+	cid := binary.BigEndian.Uint32(resp[8:])
+	if cid == 0 || cid == BroadcastCID {
+		return fmt.Errorf("ctaphid: device allocated channel 0x%08x", cid)
+	}
+	c.cid = cid
+	c.protocol = resp[12]
+	c.version = [3]byte(resp[13:16])
+	c.capabilities = resp[16]
+	return nil
+}
+
+// Channel returns the channel ID the device allocated to this client; it
+// changes when the client re-initialises after ERR_INVALID_CHANNEL.
 func (c *Client) Channel() uint32 { return c.cid }
 
 // ProtocolVersion returns the CTAPHID protocol version the device reported.
@@ -92,7 +108,7 @@ func (c *Client) Capabilities() byte { return c.capabilities }
 
 // Ping sends data with CTAPHID_PING and returns what the device echoed.
 func (c *Client) Ping(ctx context.Context, data []byte) ([]byte, error) {
-	return c.transact(ctx, cmdPing, data, nil, nil)
+	return c.transact(ctx, cmdPing, data, nil)
 }
 
 // CBOR sends a CTAPHID_CBOR request (CTAP command byte and parameters) and
@@ -103,25 +119,25 @@ func (c *Client) Ping(ctx context.Context, data []byte) ([]byte, error) {
 // has not answered 5 s after ctx ended is given up: the client closes and
 // the call returns ctx's error.)
 func (c *Client) CBOR(ctx context.Context, req []byte, onKeepalive func(status byte)) ([]byte, error) {
-	return c.transact(ctx, cmdCBOR, req, onKeepalive, nil)
+	return c.transact(ctx, cmdCBOR, req, onKeepalive)
 }
 
 // Msg sends a CTAPHID_MSG request (a U2F/CTAP1 APDU) and returns the
 // response APDU. If ctx ends first it cancels like CBOR.
 func (c *Client) Msg(ctx context.Context, apdu []byte) ([]byte, error) {
-	return c.transact(ctx, cmdMsg, apdu, nil, nil)
+	return c.transact(ctx, cmdMsg, apdu, nil)
 }
 
 // Wink asks the device to identify itself (CTAPHID_WINK).
 func (c *Client) Wink(ctx context.Context) error {
-	_, err := c.transact(ctx, cmdWink, nil, nil, nil)
+	_, err := c.transact(ctx, cmdWink, nil, nil)
 	return err
 }
 
 // Lock reserves the device for this channel for seconds (at most 10; 0
 // releases the lock) with CTAPHID_LOCK.
 func (c *Client) Lock(ctx context.Context, seconds byte) error {
-	_, err := c.transact(ctx, cmdLock, []byte{seconds}, nil, nil)
+	_, err := c.transact(ctx, cmdLock, []byte{seconds}, nil)
 	return err
 }
 
@@ -131,10 +147,28 @@ func (c *Client) Close() error {
 	return c.t.Close()
 }
 
-// transact sends one request and reads its response. accept, if not nil,
-// filters responses (INIT on the broadcast channel may carry other hosts'
-// answers); a response it rejects is skipped.
-func (c *Client) transact(ctx context.Context, cmd byte, data []byte, onKeepalive func(byte), accept func([]byte) bool) ([]byte, error) {
+// transact sends one request and reads its response. A device that no
+// longer knows the client's channel (it restarted behind a transport that
+// survived, or gave the channel to another host when its table was full)
+// answers ERR_INVALID_CHANNEL without acting on the request: the client
+// then allocates a new channel and sends the request once more, as a host
+// that re-initialises would (CTAP 2.1 §11.2.9.1.3).
+func (c *Client) transact(ctx context.Context, cmd byte, data []byte, onKeepalive func(byte)) ([]byte, error) {
+	resp, err := c.transactOnce(ctx, cmd, data, onKeepalive, nil)
+	if !errors.Is(err, ErrInvalidChannel) {
+		return resp, err
+	}
+	if ierr := c.init(); ierr != nil {
+		return nil, fmt.Errorf("%w; allocating a new channel: %w", err, ierr)
+	}
+	return c.transactOnce(ctx, cmd, data, onKeepalive, nil)
+}
+
+// transactOnce sends one request on the client's channel and reads its
+// response. accept, if not nil, filters responses (INIT on the broadcast
+// channel may carry other hosts' answers); a response it rejects is
+// skipped.
+func (c *Client) transactOnce(ctx context.Context, cmd byte, data []byte, onKeepalive func(byte), accept func([]byte) bool) ([]byte, error) {
 	if c.closed.Load() {
 		return nil, ErrClientClosed
 	}

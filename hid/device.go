@@ -302,6 +302,11 @@ func (d *Device) receive(c *conn, r []byte) (reply, bool) {
 		}
 		return reply{cid: cid, cmd: cmdInit, data: d.initResponse(data, d.allocate(c))}, true
 	}
+	// Channels are strict, as on OpenSK: only a CID this device allocated
+	// to this connection is served. The table lives in memory, so after a
+	// restart (a new Device, a new daemon on the same socket path) every
+	// old CID is ERR_INVALID_CHANNEL, and a host recovers with CTAPHID_INIT
+	// on the broadcast channel, as hid.Client does by itself.
 	ch := d.channels[cid]
 	if ch == nil || ch.conn != c {
 		d.log.Debug("ctaphid: request on a channel not allocated to this host", "cid", cid, "cmd", cmd)
@@ -368,11 +373,22 @@ func (d *Device) check(cmd byte, bcnt int) ErrorCode {
 		return ErrInvalidCmd // a U2F-only device (CBORServer)
 	}
 	switch cmd {
-	case cmdPing, cmdCBOR:
+	case cmdPing:
+		return 0
+	case cmdCBOR:
+		// CTAP 2.1 §11.2.9.1.2: BCNT 1..n+1, the CTAP command byte at least.
+		if bcnt == 0 {
+			return ErrInvalidLen
+		}
 		return 0
 	case cmdMsg:
 		if d.msg == nil {
 			return ErrInvalidCmd
+		}
+		// §11.2.9.1.1: BCNT 1..n+1 too; an empty MSG carries no APDU to
+		// answer with a status word.
+		if bcnt == 0 {
+			return ErrInvalidLen
 		}
 		return 0
 	case cmdWink:

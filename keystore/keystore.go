@@ -86,8 +86,12 @@ type Credential struct {
 	// with the largeBlobKey extension (LargeBlobKeyLength bytes); nil
 	// otherwise.
 	LargeBlobKey []byte
-	Created      time.Time
-	KeyHandle    []byte
+	// ThirdPartyPayment marks a credential made with the thirdPartyPayment
+	// extension (CTAP 2.2 §12, thirdPartyPayment), for both kinds of
+	// credential.
+	ThirdPartyPayment bool
+	Created           time.Time
+	KeyHandle         []byte
 }
 
 // CreateRequest describes a credential to make.
@@ -105,6 +109,8 @@ type CreateRequest struct {
 	// LargeBlobKeyLength random bytes the authenticator made. A
 	// non-discoverable credential cannot have one.
 	LargeBlobKey []byte
+	// ThirdPartyPayment is kept with the credential, of either kind.
+	ThirdPartyPayment bool
 }
 
 // Keystore keeps credentials and device state. Implementations are safe for

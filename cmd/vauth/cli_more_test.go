@@ -133,6 +133,15 @@ func TestCLIDevice(t *testing.T) {
 		t.Errorf("wrong PIN: exit %d, %q", r.status, r.stderr)
 	}
 
+	// A forced PIN change: the key would answer even the right PIN with
+	// CTAP2_ERR_PIN_INVALID, so the CLI says what to do instead.
+	ok(t, nil, "--store", store, "ctl", "pin", "set", "--force-change")
+	if r := cli(t, pin, "", append([]string{"creds", "list"}, dev...)...); r.status != exitPIN || !strings.Contains(r.stderr, "vauth pin change") {
+		t.Errorf("creds list under forcePINChange: exit %d, %q", r.status, r.stderr)
+	}
+	ok(t, []string{"VAUTH_PIN=123456", "VAUTH_NEW_PIN=246810"}, append([]string{"pin", "change"}, dev...)...)
+	pin = []string{"VAUTH_PIN=246810"}
+
 	ok(t, pin, append([]string{"creds", "rename", id, "--name", "alice@renamed.example"}, dev...)...)
 	if out := ok(t, nil, "creds", "list", "--store", store); !strings.Contains(out, "alice@renamed.example") {
 		t.Errorf("after rename --device, the store lists:\n%s", out)

@@ -83,6 +83,10 @@ func (t *deviceTarget) credMgmt(ctx context.Context) (*client.CredentialManageme
 	if !t.option("clientPin") {
 		return nil, statusError{exitPIN, fmt.Errorf("%s has no PIN, and credential management needs one: set it with `vauth pin set --device %s`", t.spec, t.spec)}
 	}
+	if t.info.ForcePINChange {
+		// The key would answer even the right PIN with CTAP2_ERR_PIN_INVALID.
+		return nil, statusError{exitPIN, fmt.Errorf("%s wants its PIN changed before it is used: `vauth pin change --device %s`", t.spec, t.spec)}
+	}
 	pin, err := t.pins.get(fmt.Sprintf("PIN of %s: ", t.spec))
 	if err != nil {
 		return nil, err

@@ -61,6 +61,7 @@ type credMgmtResponse struct {
 	TotalCredentials                             int                  `cbor:"9,keyasint"`
 	CredProtect                                  int                  `cbor:"10,keyasint"`
 	LargeBlobKey                                 []byte               `cbor:"11,keyasint"`
+	ThirdPartyPayment                            bool                 `cbor:"12,keyasint"`
 }
 
 // CredentialManagement manages an authenticator's discoverable credentials
@@ -96,6 +97,9 @@ type ManagedCredential struct {
 	PublicKey    cbor.RawMessage // COSE_Key
 	CredProtect  int
 	LargeBlobKey []byte // nil when the credential has none
+	// ThirdPartyPayment is the credential's thirdPartyPayment mark (CTAP
+	// 2.2); false from an authenticator that does not report it.
+	ThirdPartyPayment bool
 }
 
 // call sends one subcommand with params (a *credMgmtParams, or nil for
@@ -173,7 +177,7 @@ func (m *CredentialManagement) Credentials(ctx context.Context, rpIDHash []byte)
 }
 
 func managed(r *credMgmtResponse) ManagedCredential {
-	return ManagedCredential{User: r.User, CredentialID: r.CredentialID, PublicKey: r.PublicKey, CredProtect: r.CredProtect, LargeBlobKey: r.LargeBlobKey}
+	return ManagedCredential{User: r.User, CredentialID: r.CredentialID, PublicKey: r.PublicKey, CredProtect: r.CredProtect, LargeBlobKey: r.LargeBlobKey, ThirdPartyPayment: r.ThirdPartyPayment}
 }
 
 func noCredentials(err error) bool {

@@ -28,6 +28,10 @@ const (
 	PermissionBE   Permission = 0x08 // be: authenticatorBioEnrollment
 	PermissionLBW  Permission = 0x10 // lbw: authenticatorLargeBlobs writes
 	PermissionACFG Permission = 0x20 // acfg: authenticatorConfig
+	// PermissionPCMR (pcmr, CTAP 2.2) asks for the persistent
+	// pinUvAuthToken: read-only credential management that outlives power
+	// cycles (ctap2's persistent_token.go).
+	PermissionPCMR Permission = 0x40
 )
 
 // Time limits of the pinUvAuthToken usage timer (§6.5.2.1).

@@ -3,7 +3,7 @@
 // that must fail (other RP, tampered or malformed IDs), listings, updates,
 // signatures, counters, blobs, reset, durability across reopening,
 // concurrent use, and the extension data (credBlob, largeBlobKey,
-// hmac-secret's CredRandom).
+// hmac-secret's CredRandom, the thirdPartyPayment mark).
 package keystoretest
 
 import (
@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"Reset", testReset},
 		{"Concurrent", testConcurrent},
 		{"UnsupportedAlgorithm", testUnsupportedAlgorithm},
+		{"ThirdPartyPayment", testThirdPartyPayment},
 		{"ExtensionData", testExtensionData},
 		{"CredRandom", testCredRandom},
 		{"Indexes", testIndexes},

@@ -89,7 +89,7 @@ func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
 // credential that does not exist.
 func (s *Store) loadCounter(c *keystore.Credential) (uint32, error) {
 	switch c.ID[0] {
-	case idNonDiscoverableV1, idNonDiscoverableV2:
+	case idNonDiscoverableV1, idNonDiscoverableV2, idNonDiscoverableV3:
 		// Only real credential IDs get counter records.
 		_, plain, ok := openND(s.keys.credentialID, c.ID, c.RPIDHash)
 		if !ok {

@@ -138,12 +138,15 @@ func (s *Store) assemble(req keystore.CreateRequest, pub crypto.PublicKey, blob 
 		CredBlob:     nilIfEmpty(req.CredBlob),
 		LargeBlobKey: nilIfEmpty(req.LargeBlobKey),
 		Created:      time.Unix(0, s.now().UnixNano()),
+
+		ThirdPartyPayment: req.ThirdPartyPayment,
 	}
+	flags := credentialFlags(req.ThirdPartyPayment)
 	if !req.Discoverable {
-		p := ndPayload{alg: req.Algorithm, credProtect: req.CredProtect, created: c.Created.UnixNano(), credBlob: c.CredBlob, blob: blob}
+		p := ndPayload{alg: req.Algorithm, credProtect: req.CredProtect, created: c.Created.UnixNano(), flags: flags, credBlob: c.CredBlob, blob: blob}
 		plain := p.marshal()
 		defer clear(plain)
-		c.ID, err = seal(s.keys.credentialID, s.rand, plain, sealAD(idNonDiscoverableV2, req.RPIDHash[:]))
+		c.ID, err = seal(s.keys.credentialID, s.rand, plain, sealAD(idNonDiscoverableV3, req.RPIDHash[:]))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -180,6 +183,7 @@ func (s *Store) assemble(req keystore.CreateRequest, pub crypto.PublicKey, blob 
 		keyHandle:    c.KeyHandle,
 		credBlob:     c.CredBlob,
 		largeBlobKey: c.LargeBlobKey,
+		flags:        flags,
 	}, nil
 }
 
@@ -240,7 +244,7 @@ func (s *Store) insert(tx *bolt.Tx, id []byte, rec *record) (replaced [][]byte, 
 	if rec.seq, err = creds.NextSequence(); err != nil {
 		return nil, err
 	}
-	val, err := rec.marshal()
+	val, err := rec.encode()
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +320,7 @@ func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, erro
 	}
 	defer s.mu.RUnlock()
 	switch id[0] {
-	case idNonDiscoverableV1, idNonDiscoverableV2:
+	case idNonDiscoverableV1, idNonDiscoverableV2, idNonDiscoverableV3:
 		p, plain, ok := openND(s.keys.credentialID, id, rpIDHash)
 		if !ok {
 			return nil, keystore.ErrNotFound
@@ -330,6 +334,8 @@ func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, erro
 			CredBlob:    nilIfEmpty(p.credBlob),
 			Created:     time.Unix(0, p.created),
 			KeyHandle:   slices.Clone(id),
+
+			ThirdPartyPayment: p.flags&flagThirdPartyPayment != 0,
 		}, nil
 	case idDiscoverableV1:
 		rec, err := s.readRecord(id)
@@ -489,7 +495,7 @@ func (s *Store) UpdateUser(id []byte, user keystore.User) error {
 			return errUserMismatch
 		}
 		rec.user.Name, rec.user.DisplayName = user.Name, user.DisplayName
-		val, err := rec.marshal()
+		val, err := rec.encode()
 		if err != nil {
 			return err
 		}
@@ -523,7 +529,7 @@ func (s *Store) openKey(c *keystore.Credential) (int, []byte, error) {
 		return 0, nil, errBadKeyHandle
 	}
 	switch kh[0] {
-	case idNonDiscoverableV1, idNonDiscoverableV2:
+	case idNonDiscoverableV1, idNonDiscoverableV2, idNonDiscoverableV3:
 		p, _, ok := openND(s.keys.credentialID, kh, c.RPIDHash)
 		if !ok {
 			return 0, nil, errBadKeyHandle

@@ -23,18 +23,23 @@ import (
 // bucket; Open upgrades a version 1 store by counting its records once.
 // Version 3 keeps records of format recordV2 (with credBlob and
 // largeBlobKey); Open rewrites the recordV1 records of an older store.
-const formatVersion = 3
+// Version 4 writes recordV3 records and idNonDiscoverableV3 IDs (with the
+// flags, thirdPartyPayment); it still reads the older ones, so a version 3
+// store needs no rewriting, but an older vauth must not open it.
+const formatVersion = 4
 
 // The first byte of every sealed or persisted value names its format and
 // version.
 const (
 	idNonDiscoverableV1 = 0x01 // credential ID: 0x01 || nonce || AEAD(ndPayload v1, AD = 0x01 || rpIdHash); still read
-	idNonDiscoverableV2 = 0x03 // credential ID: 0x03 || nonce || AEAD(ndPayload v2, AD = 0x03 || rpIdHash): v1 and the credBlob
+	idNonDiscoverableV2 = 0x03 // credential ID: 0x03 || nonce || AEAD(ndPayload v2, AD = 0x03 || rpIdHash): v1 and the credBlob; still read
+	idNonDiscoverableV3 = 0x04 // credential ID: 0x04 || nonce || AEAD(ndPayload v3, AD = 0x04 || rpIdHash): v2 and the flags
 	idDiscoverableV1    = 0x02 // credential ID: 0x02 || random; the record is in the database
 	keyHandleV1         = 0x11 // sealed key: 0x11 || nonce || AEAD(alg || engine blob, AD = 0x11 || rpIdHash || credential ID)
 	blobV1              = 0x21 // sealed blob: 0x21 || nonce || AEAD(data, AD = 0x21 || name)
 	recordV1            = 0x01 // discoverable credential record; read, and rewritten as recordV2 when a store is upgraded
-	recordV2            = 0x02 // discoverable credential record: recordV1's fields, then credBlob and largeBlobKey
+	recordV2            = 0x02 // discoverable credential record: recordV1's fields, then credBlob and largeBlobKey; still read
+	recordV3            = 0x03 // discoverable credential record: recordV2's fields under this version byte, then the flags byte
 	counterV1           = 0x01 // counter record: 0x01 || high-water mark u32
 )
 
@@ -53,7 +58,23 @@ const (
 	// ndPayloadMaxV2 is the longest ndPayload v2 but the engine blob: the
 	// fixed part, the credBlob's length byte and the longest credBlob.
 	ndPayloadMaxV2 = ndPayloadFixed + 1 + keystore.MaxCredBlobLength
+	// ndPayloadMaxV3 adds the flags byte.
+	ndPayloadMaxV3 = ndPayloadMaxV2 + 1
 )
+
+// Flags of a credential, the flags byte of recordV3 and ndPayload v3.
+const (
+	flagThirdPartyPayment = 0x01 // made with the thirdPartyPayment extension
+	knownFlags            = flagThirdPartyPayment
+)
+
+// credentialFlags is the flags byte of a credential.
+func credentialFlags(thirdPartyPayment bool) byte {
+	if thirdPartyPayment {
+		return flagThirdPartyPayment
+	}
+	return 0
+}
 
 // Bucket names and meta keys.
 var (
@@ -112,29 +133,32 @@ func appendAlg(b []byte, alg int) []byte { return binary.BigEndian.AppendUint32(
 
 // ndPayload is what a non-discoverable credential ID seals: version 1
 // alg || credProtect || created || engine blob; version 2 puts
-// len(credBlob) (one byte) || credBlob before the engine blob.
+// len(credBlob) (one byte) || credBlob before the engine blob; version 3
+// puts the flags byte before len(credBlob).
 type ndPayload struct {
 	alg         int
 	credProtect uint8
 	created     int64 // Unix nanoseconds
+	flags       byte
 	credBlob    []byte
 	blob        []byte
 }
 
-// marshal encodes the payload as version 2; the caller has checked the
+// marshal encodes the payload as version 3; the caller has checked the
 // credBlob's length.
 func (p *ndPayload) marshal() []byte {
-	b := make([]byte, 0, ndPayloadMaxV2+len(p.blob))
+	b := make([]byte, 0, ndPayloadMaxV3+len(p.blob))
 	b = appendAlg(b, p.alg)
 	b = append(b, p.credProtect)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.created))
+	b = append(b, p.flags)
 	b = append(b, byte(len(p.credBlob)))
 	b = append(b, p.credBlob...)
 	return append(b, p.blob...)
 }
 
-// parseNDPayload decodes the payload of an ID of kind idNonDiscoverableV1
-// or idNonDiscoverableV2. The result aliases b.
+// parseNDPayload decodes the payload of an ID of kind idNonDiscoverableV1,
+// V2 or V3. The result aliases b.
 func parseNDPayload(kind byte, b []byte) (ndPayload, bool) {
 	if len(b) < ndPayloadFixed {
 		return ndPayload{}, false
@@ -147,6 +171,12 @@ func parseNDPayload(kind byte, b []byte) (ndPayload, bool) {
 	}
 	if kind == idNonDiscoverableV1 {
 		return p, true
+	}
+	if kind == idNonDiscoverableV3 {
+		if len(p.blob) == 0 || p.blob[0]&^knownFlags != 0 {
+			return ndPayload{}, false
+		}
+		p.flags, p.blob = p.blob[0], p.blob[1:]
 	}
 	if len(p.blob) == 0 || int(p.blob[0]) > keystore.MaxCredBlobLength || len(p.blob) < 1+int(p.blob[0]) {
 		return ndPayload{}, false
@@ -162,7 +192,7 @@ func parseNDPayload(kind byte, b []byte) (ndPayload, bool) {
 // isNonDiscoverable reports whether an ID's first byte names a sealed
 // non-discoverable credential ID.
 func isNonDiscoverable(kind byte) bool {
-	return kind == idNonDiscoverableV1 || kind == idNonDiscoverableV2
+	return kind == idNonDiscoverableV1 || kind == idNonDiscoverableV2 || kind == idNonDiscoverableV3
 }
 
 // openND unseals a non-discoverable credential ID made for rpIDHash. The
@@ -196,6 +226,19 @@ type record struct {
 	// credBlob and largeBlobKey are nil when the credential has none.
 	credBlob     []byte
 	largeBlobKey []byte
+	// flags is recordV3's flags byte: 0 for older records.
+	flags byte
+}
+
+// encode is the record as this vauth stores it, recordV3: what marshal
+// encodes as recordV2, under recordV3's version byte, then the flags byte.
+func (r *record) encode() ([]byte, error) {
+	b, err := r.marshal()
+	if err != nil {
+		return nil, err
+	}
+	b[0] = recordV3
+	return append(b, r.flags), nil
 }
 
 // marshal encodes the record as recordV2. The builder grows as it must (the
@@ -227,13 +270,21 @@ func (r *record) marshal() ([]byte, error) {
 	return out, nil
 }
 
-// parseRecord decodes a record of format recordV1 or recordV2; the result
-// does not alias val, which bbolt owns.
+// parseRecord decodes a record of format recordV1, recordV2 or recordV3;
+// the result does not alias val, which bbolt owns.
 func parseRecord(val []byte) (*record, error) {
 	s := cryptobyte.String(val)
 	var version uint8
 	if !s.ReadUint8(&version) {
 		return nil, errors.New("soft: empty credential record")
+	}
+	var flags byte
+	if version == recordV3 {
+		// recordV2's fields, then the flags byte.
+		if len(s) == 0 || s[len(s)-1]&^knownFlags != 0 {
+			return nil, errors.New("soft: malformed credential record")
+		}
+		flags, s, version = s[len(s)-1], s[:len(s)-1], recordV2
 	}
 	if version != recordV1 && version != recordV2 {
 		return nil, fmt.Errorf("soft: credential record has unknown format version %d", version)
@@ -266,6 +317,7 @@ func parseRecord(val []byte) (*record, error) {
 	if len(largeBlobKey) > 0 {
 		r.largeBlobKey = slices.Clone(largeBlobKey)
 	}
+	r.flags = flags
 	copy(r.rpIDHash[:], hash)
 	r.rpID = string(rpID)
 	r.user = keystore.User{ID: slices.Clone(uid), Name: string(name), DisplayName: string(display)}
@@ -295,11 +347,14 @@ func (r *record) credential(id []byte) (*keystore.Credential, error) {
 		LargeBlobKey: r.largeBlobKey,
 		Created:      time.Unix(0, r.created),
 		KeyHandle:    r.keyHandle,
+
+		ThirdPartyPayment: r.flags&flagThirdPartyPayment != 0,
 	}, nil
 }
 
-// upgradeRecords rewrites every recordV1 record as recordV2 (no credBlob,
-// no largeBlobKey): the upgrade of a store older than format version 3.
+// upgradeRecords rewrites every recordV1 record as recordV3 (no credBlob,
+// no largeBlobKey, no flags): the upgrade of a store older than format
+// version 3. recordV2 records are read as they are.
 func upgradeRecords(tx *bolt.Tx) error {
 	creds := tx.Bucket(bucketCreds)
 	var old [][2][]byte
@@ -317,7 +372,7 @@ func upgradeRecords(tx *bolt.Tx) error {
 		if err != nil {
 			return fmt.Errorf("credential %x: %w", kv[0], err)
 		}
-		val, err := rec.marshal()
+		val, err := rec.encode()
 		if err != nil {
 			return err
 		}

@@ -143,7 +143,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.algs = s.engine.Algorithms()
-	s.maxIDLen = max(sealOverhead+ndPayloadMaxV2+s.engine.MaxBlobLen(), discoverableIDLen)
+	s.maxIDLen = max(sealOverhead+ndPayloadMaxV3+s.engine.MaxBlobLen(), discoverableIDLen)
 
 	if err := prepareDir(dir, s.log); err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ import (
 // TestUpgradeRecordsV1 opens a store whose records are of format recordV1,
 // as vauth wrote them before credBlob and largeBlobKey: the store is
 // upgraded to the current format version, every record is rewritten as
-// recordV2, and the credentials still sign.
+// recordV3, and the credentials still sign.
 func TestUpgradeRecordsV1(t *testing.T) {
 	for _, from := range []byte{1, 2} {
 		dir := t.TempDir()
@@ -25,13 +25,14 @@ func TestUpgradeRecordsV1(t *testing.T) {
 		mustClose(t, s)
 		editDB(t, dir, func(tx *bolt.Tx) error {
 			for _, c := range creds {
-				v2 := tx.Bucket(bucketCreds).Get(c.ID)
-				// A recordV2 without credBlob and largeBlobKey is recordV1
-				// with two empty length prefixes appended.
-				if !bytes.HasSuffix(v2, []byte{0, 0}) || v2[0] != recordV2 {
-					t.Fatalf("record %x does not end with two empty fields", v2)
+				v3 := tx.Bucket(bucketCreds).Get(c.ID)
+				// A recordV3 without credBlob, largeBlobKey and flags is
+				// recordV1 with two empty length prefixes and a zero flags
+				// byte appended.
+				if !bytes.HasSuffix(v3, []byte{0, 0, 0}) || v3[0] != recordV3 {
+					t.Fatalf("record %x does not end with two empty fields and no flags", v3)
 				}
-				v1 := append([]byte{recordV1}, v2[1:len(v2)-2]...)
+				v1 := append([]byte{recordV1}, v3[1:len(v3)-3]...)
 				if err := tx.Bucket(bucketCreds).Put(c.ID, v1); err != nil {
 					return err
 				}
@@ -44,8 +45,8 @@ func TestUpgradeRecordsV1(t *testing.T) {
 				t.Errorf("from %d: format version %v after the upgrade, want %d", from, v, formatVersion)
 			}
 			for _, c := range creds {
-				if v := tx.Bucket(bucketCreds).Get(c.ID); len(v) == 0 || v[0] != recordV2 {
-					t.Errorf("from %d: record %x not rewritten as recordV2", from, c.ID)
+				if v := tx.Bucket(bucketCreds).Get(c.ID); len(v) == 0 || v[0] != recordV3 {
+					t.Errorf("from %d: record %x not rewritten as recordV3", from, c.ID)
 				}
 			}
 			return nil

@@ -18,6 +18,7 @@ hmac-secret checks alone.
 Prints one line per check and exits non-zero on the first failure.
 """
 
+import hashlib
 import os
 import sys
 
@@ -41,7 +42,7 @@ PIN = "517390"  # six digits: still valid once the minimum PIN length is 6
 ES256 = -7
 PERM = ClientPin.PERMISSION
 POLICY = CredProtectExtension.POLICY
-EXTENSIONS = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+EXTENSIONS = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength", "thirdPartyPayment"]
 
 
 class HmacSecretV1(HmacSecretExtension):
@@ -204,6 +205,21 @@ def large_blob_checks(dev, client_pin=None):
     blobs.put_blob(key, data)  # left for after the PIN is set
 
 
+def third_party_payment_checks(ctap):
+    """thirdPartyPayment (CTAP 2.2), sent raw: this python-fido2 predates it."""
+    client_data_hash = hashlib.sha256(b"payment").digest()
+    for mark in (True, False):
+        user = {"id": b"pay-%d" % mark, "name": "pay"}
+        att = ctap.make_credential(client_data_hash, RP, user, [{"type": "public-key", "alg": -7}],
+                                   extensions={"thirdPartyPayment": mark})
+        out = (att.auth_data.extensions or {}).get("thirdPartyPayment")
+        check("thirdPartyPayment %s at makeCredential: output %s" % (mark, out), out is (True if mark else None))
+        cred = {"type": "public-key", "id": att.auth_data.credential_data.credential_id}
+        assertion = ctap.get_assertion(RP["id"], client_data_hash, [cred], extensions={"thirdPartyPayment": True})
+        out = (assertion.auth_data.extensions or {}).get("thirdPartyPayment")
+        check("thirdPartyPayment asked at getAssertion: %s" % out, out is mark)
+
+
 def main(path, phase):
     dev = open_device(path)
     ctap = Ctap2(dev)
@@ -222,6 +238,7 @@ def main(path, phase):
     creds = cred_protect_checks(dev)
     cred_blob_checks(dev)
     large_blob_checks(dev)
+    third_party_payment_checks(ctap)
 
     # With a PIN: user verification, the lbw permission, the minimum PIN
     # length.

@@ -77,8 +77,9 @@ def client_pin_checks(dev, ctap):
           all(info.options.get(o) for o in ("pinUvAuthToken", "credMgmt", "authnrCfg", "uv", "setMinPINLength"))
           and info.options.get("clientPin") is False and info.min_pin_length == 4)
     v1, v2 = ClientPin(ctap, PinProtocolV1()), ClientPin(ctap, PinProtocolV2())
-    retries(ctap, 8)
+    fails("getPINRetries before any PIN", ERR.PIN_NOT_SET, ClientPin(ctap).get_pin_retries)
     v2.set_pin(PIN1)
+    retries(ctap, 8)
     check("protocol 2 setPIN: clientPin true", Ctap2(dev).info.options.get("clientPin") is True)
     fails("setPIN again", ERR.PIN_AUTH_INVALID, v1.set_pin, "5678")
 
@@ -184,6 +185,19 @@ def credential_management_checks(ctap):
     no_cm = CredentialManagement(ctap, v2.protocol, v2.get_pin_token(PIN2, PERM.GET_ASSERTION))
     fails("getCredsMetadata with a ga token", ERR.PIN_AUTH_INVALID, no_cm.get_metadata)
 
+    # The persistent pinUvAuthToken: CTAP 2.2's pcmr permission (0x40),
+    # which this python-fido2 knows by number only.
+    pcmr = 0x40
+    check("getInfo option perCredMgmtRO", ctap.get_info().options.get("perCredMgmtRO") is True)
+    persistent = v2.get_pin_token(PIN2, pcmr)
+    check("pcmr twice: the same token", v2.get_pin_token(PIN2, pcmr) == persistent)
+    ro = CredentialManagement(ctap, v2.protocol, persistent)
+    left = ro.enumerate_creds(sha256(b"example.com"))
+    check("persistent token: getCredsMetadata and enumerateCredentials",
+          ro.get_metadata()[CM.EXISTING_CRED_COUNT] == existing - 1 and len(left) == existing - 1)
+    fails("deleteCredential with the persistent token", ERR.PIN_AUTH_INVALID, ro.delete_cred, left[0][CM.CREDENTIAL_ID])
+    fails("pcmr with cm", ERR.UNAUTHORIZED_PERMISSION, v2.get_pin_token, PIN2, pcmr | PERM.CREDENTIAL_MGMT)
+
 
 def config_checks(dev, ctap):
     v1 = ClientPin(ctap, PinProtocolV1())
@@ -206,7 +220,7 @@ def config_checks(dev, ctap):
     check("setMinPINLength 8: minPINLength %d, forcePINChange %s" % (info.min_pin_length, info.force_pin_change),
           info.min_pin_length == 8 and info.force_pin_change)
     fails("lowering the minimum PIN length", ERR.PIN_POLICY_VIOLATION, cfg.set_min_pin_length, min_pin_length=6)
-    fails("token while a PIN change is forced", ERR.PIN_POLICY_VIOLATION, v1.get_pin_token, PIN2, PERM.GET_ASSERTION)
+    fails("token while a PIN change is forced", ERR.PIN_INVALID, v1.get_pin_token, PIN2, PERM.GET_ASSERTION)
     fails("new PIN shorter than the minimum", ERR.PIN_POLICY_VIOLATION, v1.change_pin, PIN2, "1234567")
     ClientPin(ctap, PinProtocolV2()).change_pin(PIN2, PIN3)
     check("changePIN ends forcePINChange", Ctap2(dev).info.force_pin_change is False)
@@ -256,7 +270,7 @@ def main(path, phase):
         fails("the right PIN after a restart", ERR.PIN_BLOCKED, ClientPin(ctap).get_pin_token, PIN1, PERM.GET_ASSERTION)
         ctap.reset()
         check("authenticatorReset: no PIN", Ctap2(dev).info.options.get("clientPin") is False)
-        retries(ctap, 8)
+        fails("getPINRetries after authenticatorReset", ERR.PIN_NOT_SET, ClientPin(ctap).get_pin_retries)
     else:
         check("unknown phase %s" % phase, False)
     dev.close()
