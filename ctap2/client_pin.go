@@ -146,9 +146,14 @@ func (a *Authenticator) clientPIN(r *request) (any, error) {
 	}
 	switch req.subCommand {
 	case SubCmdGetPINRetries:
+		if a.profile == ProfileCTAP20 {
+			// CTAP 2.0 §5.5.3: the retries alone, PIN or not (powerCycleState
+			// came with 2.1).
+			return map[int]any{clientPINRespPinRetries: a.pin.PINRetries}, nil
+		}
 		// With no PIN there are no retries to report: CTAP2_ERR_PIN_NOT_SET,
-		// as CTAP 2.2 authenticators answer and python-fido2's device tests
-		// expect (CTAP 2.1 §6.5.5.2 is silent on it).
+		// which python-fido2's device tests expect (CTAP 2.1 §6.5.5.2 names
+		// no status for it; docs/conformance.md).
 		if !a.pin.hasPIN() {
 			return nil, statusErrorf(CTAP2ErrPinNotSet, "no PIN is set")
 		}

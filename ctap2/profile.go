@@ -150,7 +150,7 @@ func (a *Authenticator) ctap20Info(info map[int]any) {
 			delete(info, k)
 		}
 	}
-	info[getInfoVersions] = append([]string{versionFIDO20}, a.u2fVersions()...)
+	info[getInfoVersions] = canonicalStrings(append([]string{versionFIDO20}, a.u2fVersions()...))
 	info[getInfoExtensions] = ctap20Extensions
 	all := a.options()
 	options := make(map[string]bool, len(ctap20Options))

@@ -109,6 +109,12 @@ func TestProfileDifferences(t *testing.T) {
 			s, _ := d.raw(cmdClientPIN, map[int]any{1: 1, 2: 0x08})
 			return s
 		}, want: [2]ctap2.Status{ctap2.CTAP2ErrInvalidSubcommand, ctap2.CTAP1ErrInvalidParameter}},
+		// getPINRetries with no PIN: 2.0 reports the retries (§5.5.3); 2.1
+		// answers CTAP2_ERR_PIN_NOT_SET as python-fido2 expects.
+		{name: "getPINRetries without a PIN", run: func(d *device) ctap2.Status {
+			s, _ := d.raw(cmdClientPIN, map[int]any{1: 1, 2: ctap2.SubCmdGetPINRetries})
+			return s
+		}, want: [2]ctap2.Status{ctap2.CTAP2ErrPinNotSet, ctap2.CTAP2OK}},
 		// PIN protocol 1 alone.
 		{name: "getKeyAgreement with protocol 2", run: func(d *device) ctap2.Status {
 			s, _ := d.raw(cmdClientPIN, map[int]any{1: 2, 2: subCmdGetKeyAgreement})
@@ -285,13 +291,13 @@ func TestProfileGetInfo(t *testing.T) {
 	}{
 		{name: "ctap2.0", opts: []option{withProfile(ctap2.ProfileCTAP20)}, members: []int{1, 2, 3, 4, 5, 6},
 			info: client.Info{
-				Versions: []string{"FIDO_2_0", "U2F_V2"}, Extensions: []string{"hmac-secret"}, AAGUID: make([]byte, 16),
+				Versions: []string{"U2F_V2", "FIDO_2_0"}, Extensions: []string{"hmac-secret"}, AAGUID: make([]byte, 16),
 				Options:    map[string]bool{"plat": false, "rk": true, "clientPin": false, "up": true},
 				MaxMsgSize: ctap2.DefaultMaxMsgSize, PinUvAuthProtocols: []int{1},
 			}},
 		{name: "ctap2.0 with a PIN and built-in UV", opts: []option{withProfile(ctap2.ProfileCTAP20), withUV}, pin: true, members: []int{1, 2, 3, 4, 5, 6},
 			info: client.Info{
-				Versions: []string{"FIDO_2_0", "U2F_V2"}, Extensions: []string{"hmac-secret"}, AAGUID: make([]byte, 16),
+				Versions: []string{"U2F_V2", "FIDO_2_0"}, Extensions: []string{"hmac-secret"}, AAGUID: make([]byte, 16),
 				Options:    map[string]bool{"plat": false, "rk": true, "clientPin": true, "up": true, "uv": true},
 				MaxMsgSize: ctap2.DefaultMaxMsgSize, PinUvAuthProtocols: []int{1},
 			}},
@@ -330,7 +336,7 @@ func TestProfileGetInfo(t *testing.T) {
 	// ctap2.1 stays as get_info_test.go has it: its versions and the 2.1
 	// members.
 	inf := newDevice(t).info()
-	if !slices.Equal(inf.Versions, []string{"FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1", "U2F_V2"}) ||
+	if !slices.Equal(inf.Versions, []string{"U2F_V2", "FIDO_2_0", "FIDO_2_1", "FIDO_2_1_PRE"}) ||
 		!slices.Equal(inf.PinUvAuthProtocols, []int{2, 1}) || inf.MaxCredentialCountInList == 0 || !inf.Options["credMgmt"] {
 		t.Errorf("ctap2.1 getInfo %+v", inf)
 	}
