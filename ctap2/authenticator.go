@@ -359,8 +359,9 @@ func (a *Authenticator) HandleCBOR(ctx context.Context, req []byte, keepalive hi
 		a.log.Debug("unknown CTAP command", "command", fmt.Sprintf("0x%02x", cmd), "status", CTAP1ErrInvalidCommand.String())
 		return []byte{byte(CTAP1ErrInvalidCommand)}
 	}
-	if len(req)-1 > a.maxMsgSize {
-		a.log.Debug("CTAP request too long", "command", c.name, "length", len(req)-1, "status", CTAP1ErrInvalidLength.String())
+	// maxMsgSize counts the command byte, as a CTAPHID_CBOR message does.
+	if len(req) > a.maxMsgSize {
+		a.log.Debug("CTAP request too long", "command", c.name, "length", len(req), "status", CTAP1ErrInvalidLength.String())
 		return []byte{byte(CTAP1ErrInvalidLength)}
 	}
 	if keepalive == nil {

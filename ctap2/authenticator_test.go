@@ -60,8 +60,8 @@ func TestDispatch(t *testing.T) {
 		{"vendor command", []byte{0x51}, CTAP1ErrInvalidCommand},
 		{"bioEnrollment not implemented", []byte{0x09, 0xa0}, CTAP1ErrInvalidCommand},
 		{"clientPin without subCommand", []byte{CmdClientPIN, 0xa0}, CTAP2ErrMissingParameter},
-		{"longer than maxMsgSize", append([]byte{CmdGetInfo}, make([]byte, 101)...), CTAP1ErrInvalidLength},
-		{"exactly maxMsgSize", append([]byte{CmdGetInfo}, make([]byte, 100)...), CTAP2OK},
+		{"longer than maxMsgSize", append([]byte{CmdGetInfo}, make([]byte, 100)...), CTAP1ErrInvalidLength},
+		{"exactly maxMsgSize", append([]byte{CmdGetInfo}, make([]byte, 99)...), CTAP2OK},
 		{"getInfo ignores parameters", []byte{CmdGetInfo, 0xa0}, CTAP2OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -354,10 +354,11 @@ func (a *Authenticator) assertionExtensionOutputs(state *assertionState, cred *k
 
 // userResponse is the user member of an assertion: the user ID, and the
 // name and display name only when the authenticator verified the user
-// (§6.2.2 step 12.3).
+// (§6.2.2 step 12.3). Names are truncated here too, for stores written
+// before requests were: a longer name could overflow a CTAPHID message.
 func userResponse(u keystore.User, uv bool) userEntityResponse {
 	if !uv {
 		return userEntityResponse{ID: u.ID}
 	}
-	return userEntityResponse{ID: u.ID, Name: u.Name, DisplayName: u.DisplayName}
+	return userEntityResponse{ID: u.ID, Name: truncateName(u.Name), DisplayName: truncateName(u.DisplayName)}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -361,5 +362,20 @@ func TestUserResponse(t *testing.T) {
 	}
 	if got := userResponse(u, true); got.Name != "alice" || got.DisplayName != "Alice" {
 		t.Errorf("with UV: %+v", got)
+	}
+}
+
+// TestUserResponseTruncatesStoredNames: a name stored before requests were
+// truncated (up to 65535 bytes) still goes out within the 64-byte limit,
+// cut at a character boundary.
+func TestUserResponseTruncatesStoredNames(t *testing.T) {
+	long := strings.Repeat("a", 63) + "é" + strings.Repeat("b", 1000)
+	u := userResponse(keystore.User{ID: []byte{1}, Name: long, DisplayName: long}, true)
+	want := strings.Repeat("a", 63)
+	if u.Name != want || u.DisplayName != want {
+		t.Fatalf("name %q, displayName %q, want %q", u.Name, u.DisplayName, want)
+	}
+	if u := userResponse(keystore.User{ID: []byte{1}, Name: long}, false); u.Name != "" {
+		t.Fatalf("unverified user: name %q sent", u.Name)
 	}
 }

@@ -100,15 +100,15 @@ func limitsMC() map[int]any {
 func entity(req map[int]any, key int) map[string]any { return req[key].(map[string]any) }
 
 // sized sets a field with set to n bytes, or, for fillMessage and
-// overMessage, to the size that makes the encoded request exactly
-// maxMsgSize bytes long, or one more.
+// overMessage, to the size that makes the message (the command byte and the
+// encoded request) exactly maxMsgSize bytes long, or one more.
 func sized(t *testing.T, req map[int]any, n, maxMsgSize int, set func(n int)) {
 	t.Helper()
 	if n >= 0 {
 		set(n)
 		return
 	}
-	want := maxMsgSize
+	want := maxMsgSize - 1 // the command byte is part of the message
 	if n == overMessage {
 		want++
 	}
