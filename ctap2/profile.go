@@ -113,7 +113,7 @@ func (a *Authenticator) newPINToken20() {
 	rand.Read(a.pinToken20)
 }
 
-// issuePINToken20 is getPINToken's answer under CTAP 2.0 (§5.5.6): the
+// issuePINToken20 is getPINToken's answer under CTAP 2.0 (§5.5.7): the
 // power-up pinToken, encrypted for the platform. It carries no
 // permissions, no RP ID and no usage timer.
 func (a *Authenticator) issuePINToken20(p pinuv.Protocol, secret []byte) (any, error) {

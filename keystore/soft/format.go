@@ -37,7 +37,7 @@ const (
 	idDiscoverableV1    = 0x02 // credential ID: 0x02 || random; the record is in the database
 	keyHandleV1         = 0x11 // sealed key: 0x11 || nonce || AEAD(alg || engine blob, AD = 0x11 || rpIdHash || credential ID)
 	blobV1              = 0x21 // sealed blob: 0x21 || nonce || AEAD(data, AD = 0x21 || name)
-	recordV1            = 0x01 // discoverable credential record; read, and rewritten as recordV2 when a store is upgraded
+	recordV1            = 0x01 // discoverable credential record; read, and rewritten as recordV3 when a store is upgraded
 	recordV2            = 0x02 // discoverable credential record: recordV1's fields, then credBlob and largeBlobKey; still read
 	recordV3            = 0x03 // discoverable credential record: recordV2's fields under this version byte, then the flags byte
 	counterV1           = 0x01 // counter record: 0x01 || high-water mark u32

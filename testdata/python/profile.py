@@ -41,7 +41,7 @@ def authenticate(client, srv, cred, **kwargs):
 def ctap20(dev):
     ctap = Ctap2(dev)
     info = ctap.info
-    check("getInfo versions %s" % info.versions, info.versions == ["FIDO_2_0", "U2F_V2"])
+    check("getInfo versions %s" % info.versions, info.versions == ["U2F_V2", "FIDO_2_0"])
     check("getInfo extensions %s" % info.extensions, info.extensions == ["hmac-secret"])
     check("getInfo pinUvAuthProtocols %s" % info.pin_uv_protocols, info.pin_uv_protocols == [1])
     check("getInfo options %s" % info.options,
