@@ -346,12 +346,12 @@ func TestProfileGetInfo(t *testing.T) {
 // credBlob and largeBlobKey are extensions it does not understand, whose
 // inputs it ignores (2.0 §5.1 step 4), so no output and nothing stored.
 func TestProfileExtensions(t *testing.T) {
-	ext := map[string]any{"hmac-secret": true, "credProtect": 2, "credBlob": []byte("blob"), "largeBlobKey": true}
+	ext := map[string]any{"hmac-secret": true, "credProtect": 2, "credBlob": []byte("blob"), "largeBlobKey": true, "minPinLength": true, "thirdPartyPayment": true}
 	for _, tc := range []struct {
 		profile ctap2.Profile
 		want    []string
 	}{
-		{ctap2.ProfileCTAP21, []string{"credBlob", "credProtect", "hmac-secret"}},
+		{ctap2.ProfileCTAP21, []string{"credBlob", "credProtect", "hmac-secret", "thirdPartyPayment"}},
 		{ctap2.ProfileCTAP20, []string{"hmac-secret"}},
 	} {
 		t.Run(tc.profile.String(), func(t *testing.T) {
@@ -364,7 +364,7 @@ func TestProfileExtensions(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, id := range []string{"credBlob", "credProtect", "hmac-secret", "largeBlobKey"} {
+			for _, id := range []string{"credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "thirdPartyPayment"} {
 				var v any
 				if ok, err := ad.Extension(id, &v); err != nil {
 					t.Fatal(err)
