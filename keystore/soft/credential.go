@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"crypto"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/keystore"
 )
 
@@ -163,7 +163,7 @@ func (s *Store) assemble(req keystore.CreateRequest, pub crypto.PublicKey, blob 
 	if err != nil {
 		return nil, nil, err
 	}
-	pubDER, err := x509.MarshalPKIXPublicKey(pub)
+	pubDER, err := cose.MarshalPKIX(pub)
 	if err != nil {
 		return nil, nil, fmt.Errorf("soft: encode public key: %w", err)
 	}

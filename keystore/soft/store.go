@@ -1,6 +1,7 @@
 package soft
 
 import (
+	"cmp"
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -45,8 +46,12 @@ var errClosed = errors.New("soft: store is closed")
 // master-key file. Store.Close leaves a given Engine and Sealer open: whoever
 // made them closes them.
 type Options struct {
-	// Engine makes and uses credential keys; nil means NewEngine().
+	// Engine makes and uses credential keys; nil means NewEngineRSA(RSABits).
 	Engine KeyEngine
+	// RSABits is the size of the RSA keys (RS256, PS256) of the default
+	// engine: DefaultRSABits (0 means this) or RSABits3072. It is ignored
+	// when Engine is set.
+	RSABits int
 	// Sealer protects the master key that master.key holds; nil means the
 	// default: the key as it is, or wrapped with argon2id when Passphrase is
 	// set.
@@ -124,7 +129,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.rand = rand.Reader
 	}
 	if s.engine == nil {
-		s.engine = NewEngine()
+		e, err := NewEngineRSA(cmp.Or(opts.RSABits, DefaultRSABits))
+		if err != nil {
+			return nil, err
+		}
+		s.engine = e
 	}
 	if s.sealer == nil {
 		fsl := &fileSealer{rand: s.rand}
