@@ -75,8 +75,10 @@ type Config struct {
 	// registrations, assertions and resets; nil discards them.
 	Logger *slog.Logger
 	// Algorithms are the COSE algorithms offered for new credentials, in
-	// order of preference; each must be one the Keystore supports. Nil
-	// means all of the Keystore's.
+	// order of preference (getInfo lists them so); each must be one the
+	// Keystore supports, listed once. Nil means all of the Keystore's, in
+	// its order. Credentials of other algorithms the keystore holds keep
+	// working: this only limits what makeCredential makes.
 	Algorithms []int
 	// MaxMsgSize is the largest request accepted and reported in getInfo;
 	// 0 means DefaultMaxMsgSize.
@@ -213,9 +215,12 @@ func New(cfg Config) (*Authenticator, error) {
 	if len(a.algorithms) == 0 {
 		return nil, errors.New("ctap2: no credential algorithms")
 	}
-	for _, alg := range a.algorithms {
+	for i, alg := range a.algorithms {
 		if !slices.Contains(supported, alg) {
 			return nil, fmt.Errorf("ctap2: the %s keystore does not support COSE algorithm %d", cfg.Keystore.Backend(), alg)
+		}
+		if slices.Contains(a.algorithms[:i], alg) {
+			return nil, fmt.Errorf("ctap2: COSE algorithm %d is listed twice", alg)
 		}
 	}
 	if a.maxMsgSize < 0 || a.maxCredentialCountInList < 0 || a.maxDiscoverable < 0 {
