@@ -252,3 +252,43 @@ func mustBytes(t *testing.T, raw cbor.RawMessage) []byte {
 	mustUnmarshal(t, raw, &b)
 	return b
 }
+
+// TestSetAlgorithms changes what is offered while the authenticator runs:
+// getInfo and makeCredential follow, a bad list changes nothing, and a
+// credential of an algorithm no longer offered still asserts.
+func TestSetAlgorithms(t *testing.T) {
+	d := newTestDevice(t)
+	reg := d.register(withAlgorithms(makeCredentialParams("example.com", []byte("u"), "u", false), keystore.ES256))
+	offered := func() []int {
+		var info []algorithmDescriptor
+		mustUnmarshal(t, d.mustGetInfo()[getInfoAlgorithms], &info)
+		var algs []int
+		for _, a := range info {
+			algs = append(algs, a.Alg)
+		}
+		return algs
+	}
+	if err := d.a.SetAlgorithms([]int{keystore.PS256, keystore.ES384}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]int{{}, {-65535}, {keystore.ES384, keystore.ES384}} {
+		if err := d.a.SetAlgorithms(bad); err == nil {
+			t.Errorf("SetAlgorithms(%v) succeeded", bad)
+		}
+	}
+	want := []int{keystore.PS256, keystore.ES384}
+	if got := offered(); !slices.Equal(got, want) || !slices.Equal(d.a.Algorithms(), want) {
+		t.Errorf("getInfo offers %v, Algorithms() = %v; want %v", got, d.a.Algorithms(), want)
+	}
+	if status, _ := d.call(CmdMakeCredential, withAlgorithms(makeCredentialParams("example.com", []byte("v"), "v", false), keystore.ES256)); status != CTAP2ErrUnsupportedAlgorithm {
+		t.Errorf("makeCredential ES256 = %v, want CTAP2_ERR_UNSUPPORTED_ALGORITHM", status)
+	}
+	status, resp := d.call(CmdGetAssertion, getAssertionParams("example.com", reg.authData.credentialID))
+	if status != CTAP2OK {
+		t.Fatalf("getAssertion with the ES256 credential: %v", status)
+	}
+	verifyAlg(t, keystore.ES256, reg.authData.publicKey, decodeAssertion(t, resp))
+	if err := d.a.SetAlgorithms(nil); err != nil || !slices.Equal(offered(), keystore.Preferred()) {
+		t.Errorf("SetAlgorithms(nil) = %v: offers %v, want the keystore's", err, offered())
+	}
+}

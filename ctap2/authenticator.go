@@ -178,7 +178,7 @@ func New(cfg Config) (*Authenticator, error) {
 		presence:                    cfg.Presence,
 		clock:                       cfg.Clock,
 		log:                         cfg.Logger,
-		algorithms:                  cfg.Algorithms,
+		algorithms:                  slices.Clone(cfg.Algorithms),
 		maxMsgSize:                  orDefault(cfg.MaxMsgSize, DefaultMaxMsgSize),
 		maxCredentialCountInList:    cfg.MaxCredentialCountInList,
 		maxDiscoverable:             orDefault(cfg.MaxDiscoverable, DefaultMaxDiscoverable),
@@ -208,20 +208,11 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.transports == nil {
 		a.transports = []string{"usb"}
 	}
-	supported := cfg.Keystore.Algorithms()
 	if a.algorithms == nil {
-		a.algorithms = supported
+		a.algorithms = cfg.Keystore.Algorithms()
 	}
-	if len(a.algorithms) == 0 {
-		return nil, errors.New("ctap2: no credential algorithms")
-	}
-	for i, alg := range a.algorithms {
-		if !slices.Contains(supported, alg) {
-			return nil, fmt.Errorf("ctap2: the %s keystore does not support COSE algorithm %d", cfg.Keystore.Backend(), alg)
-		}
-		if slices.Contains(a.algorithms[:i], alg) {
-			return nil, fmt.Errorf("ctap2: COSE algorithm %d is listed twice", alg)
-		}
+	if err := checkAlgorithms(cfg.Keystore, a.algorithms); err != nil {
+		return nil, err
 	}
 	if a.maxMsgSize < 0 || a.maxCredentialCountInList < 0 || a.maxDiscoverable < 0 {
 		return nil, errors.New("ctap2: negative limit in Config")

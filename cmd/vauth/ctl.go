@@ -108,6 +108,29 @@ func newCtlCmd(g *globals) *cobra.Command {
 			return c.SetUserVerified(ctx, v)
 		}),
 	})
+	var allAlgorithms bool
+	algorithms := &cobra.Command{
+		Use:   "algorithms [LIST | --all]",
+		Short: "Show or set the credential algorithms offered, most preferred first (names or COSE numbers, comma-separated)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: run(func(ctx context.Context, cmd *cobra.Command, c *control.Client, args []string) error {
+			switch {
+			case allAlgorithms && len(args) > 0:
+				return usageError{errors.New("algorithms: give a list or --all, not both")}
+			case allAlgorithms:
+				return c.SetAlgorithms(ctx, nil)
+			case len(args) == 1:
+				return c.SetAlgorithms(ctx, strings.Split(args[0], ","))
+			}
+			v, err := c.Algorithms(ctx)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, v)
+		}),
+	}
+	algorithms.Flags().BoolVar(&allAlgorithms, "all", false, "offer every algorithm the keystore makes again")
+	cmd.AddCommand(algorithms)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "reset",
 		Short: "Erase every credential, the PIN and the settings, as authenticatorReset does, without asking",

@@ -24,6 +24,8 @@ import (
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/demo"
 	"github.com/vauth/vauth/internal/presence"
+	"github.com/vauth/vauth/keystore"
+	"github.com/vauth/vauth/keystore/soft"
 )
 
 // authFlags configure the authenticator itself, for run and demo alike.
@@ -34,6 +36,8 @@ type authFlags struct {
 	aaguid      string
 	uv          string
 	enterprise  []string
+	algorithms  string
+	rsaBits     int
 }
 
 func (f *authFlags) register(cmd *cobra.Command) {
@@ -42,7 +46,18 @@ func (f *authFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.attestation, "attestation", "", "attestation: none, self (packed self attestation), packed (basic, x5c from vauth's CA) or tpm; default tpm on a TPM store, else packed")
 	cmd.Flags().StringSliceVar(&f.enterprise, "enterprise-rp", nil, "offer enterprise attestation (ep) and give these RP IDs a uniquely identifying statement (repeatable; a platform enables ep through authenticatorConfig)")
 	cmd.Flags().StringVar(&f.aaguid, "aaguid", attestation.FormatAAGUID(attestation.DefaultAAGUID), "the authenticator's AAGUID")
+	cmd.Flags().StringVar(&f.algorithms, "algorithms", "", "offer only these credential algorithms, most preferred first: names ("+strings.Join(algorithmNames(keystore.Preferred()), ",")+") or COSE numbers, comma-separated (default: all the keystore makes, in that order)")
+	cmd.Flags().IntVar(&f.rsaBits, "rsa-bits", soft.DefaultRSABits, "size of new RS256 and PS256 keys on the soft keystore: 2048 or 3072 (3072 makes longer credential IDs)")
 	cmd.Flags().StringVar(&f.uv, "uv", "never", "built-in user verification: never (none: getInfo has no uv), always (every verification succeeds: CI), prompt (ask on the terminal)")
+}
+
+// algorithmNames names COSE algorithms as keystore.AlgorithmName does.
+func algorithmNames(algs []int) []string {
+	names := make([]string, len(algs))
+	for i, alg := range algs {
+		names[i] = keystore.AlgorithmName(alg)
+	}
+	return names
 }
 
 // builtInUV is the ctap2.Config.UV of a --uv value.
@@ -72,6 +87,15 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 	if err != nil {
 		return daemon.Options{}, usageError{err}
 	}
+	var algs []int
+	if f.algorithms != "" {
+		if algs, err = keystore.ParseAlgorithms(f.algorithms); err != nil {
+			return daemon.Options{}, usageError{fmt.Errorf("--algorithms: %w", err)}
+		}
+	}
+	if f.rsaBits != 0 && f.rsaBits != soft.DefaultRSABits && f.rsaBits != soft.RSABits3072 { // 0: a command without the flag
+		return daemon.Options{}, usageError{fmt.Errorf("--rsa-bits %d: want %d or %d", f.rsaBits, soft.DefaultRSABits, soft.RSABits3072)}
+	}
 	return daemon.Options{
 		Store:       dir,
 		Keystore:    f.keystore,
@@ -80,6 +104,8 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 		AAGUID:      aaguid,
 		UV:          uv,
 		Logger:      g.logger(),
+		Algorithms:  algs,
+		RSABits:     f.rsaBits,
 
 		EnterpriseRPIDs: f.enterprise,
 	}, nil

@@ -28,6 +28,9 @@ type Info struct {
 	// verification (vauth run --uv), which SetUserVerified controls.
 	HasUserVerification bool     `json:"hasUserVerification"`
 	PIN                 PINState `json:"pin"`
+	// Algorithms are the algorithms offered for new credentials, in order
+	// of preference (see Algorithms).
+	Algorithms AlgorithmNames `json:"algorithms"`
 }
 
 // Credential is WebDriver's Credential Parameters: what Add Credential
@@ -50,7 +53,7 @@ type Credential struct {
 	// (the next assertion carries a larger one), in listings the last value
 	// used (where the keystore tracks it).
 	SignCount uint32 `json:"signCount"`
-	Algorithm int    `json:"algorithm,omitempty"` // COSE: -7 ES256, -8 EdDSA
+	Algorithm int    `json:"algorithm,omitempty"` // COSE: -7 ES256, -8 EdDSA, -257 RS256...
 	// PublicKey is the credential's public key as a COSE_Key, as the
 	// authenticator data of a registration carries it; listings only (on
 	// import it comes from PrivateKey).

@@ -84,6 +84,7 @@ func (s *Server) Info() Info {
 		Keystore:            s.d.Keystore.Backend(),
 		HasUserVerification: s.uv != nil,
 		PIN:                 pinState(s.d.Authenticator.PINStatus()),
+		Algorithms:          algorithmNames(s.d.Authenticator.Algorithms()),
 	}
 }
 

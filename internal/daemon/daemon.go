@@ -35,6 +35,12 @@ type Options struct {
 	Observer    ctap2.Observer // told of credential events (ctap2.Config.Observer); the control API sets it
 	Faults      *ctap2.Faults  // failures armed on purpose (ctap2.Config.Faults); the control API sets it
 	MaxMsgSize  int            // the largest CTAP message to accept and report; 0: ctap2's default
+	// Algorithms restricts and orders the COSE algorithms offered for new
+	// credentials (ctap2.Config.Algorithms); nil: all the keystore makes.
+	Algorithms []int
+	// RSABits is the size of new RSA keys on the soft keystore
+	// (soft.Options.RSABits): 2048 (0 means this) or 3072.
+	RSABits int
 	// EnterpriseRPIDs, when set, make the authenticator enterprise
 	// attestation capable (ep, once a platform enables it): these RPs get a
 	// uniquely identifying statement in the vendor-facilitated mode, any RP
@@ -126,6 +132,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		Faults:   opts.Faults,
 
 		MaxMsgSize: opts.MaxMsgSize,
+		Algorithms: opts.Algorithms,
 
 		EnterpriseAttestation:      len(opts.EnterpriseRPIDs) > 0,
 		EnterpriseAttester:         enterpriseAttester(opts, ks, ca),

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -15,6 +14,10 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+
+	"github.com/vauth/vauth/internal/cose"
 )
 
 // COSE key parameters (RFC 9052 §7.1, RFC 9053 §7, RFC 8230 §4) and key
@@ -32,24 +35,26 @@ const (
 	ktyEC2 = 2
 	ktyRSA = 3
 
-	crvP256    = 1
-	crvP384    = 2
-	crvP521    = 3
-	crvEd25519 = 6
+	crvP256      = 1
+	crvP384      = 2
+	crvP521      = 3
+	crvEd25519   = 6
+	crvSecp256k1 = 8 // RFC 8812 §3.1
 )
 
 // COSE algorithm identifiers (IANA COSE Algorithms registry) that WebAuthn
 // credentials and attestation statements use.
 const (
-	AlgES256 = -7
-	AlgEdDSA = -8
-	AlgES384 = -35
-	AlgES512 = -36
-	AlgPS256 = -37
-	AlgRS256 = -257
-	AlgRS384 = -258
-	AlgRS512 = -259
-	AlgRS1   = -65535
+	AlgES256  = -7
+	AlgEdDSA  = -8
+	AlgES384  = -35
+	AlgES512  = -36
+	AlgPS256  = -37
+	AlgES256K = -47 // RFC 8812 §3.2
+	AlgRS256  = -257
+	AlgRS384  = -258
+	AlgRS512  = -259
+	AlgRS1    = -65535
 )
 
 // AlgorithmName names a COSE algorithm as people know it ("ES256"), or
@@ -66,6 +71,8 @@ func AlgorithmName(alg int) string {
 		return "ES512"
 	case AlgPS256:
 		return "PS256"
+	case AlgES256K:
+		return "ES256K"
 	case AlgRS256:
 		return "RS256"
 	case AlgRS384:
@@ -139,6 +146,8 @@ func keyFromMap(m map[int]any) (*Key, error) {
 			curve = elliptic.P384()
 		case crvP521:
 			curve = elliptic.P521()
+		case crvSecp256k1:
+			curve = secp256k1.S256()
 		default:
 			return nil, fmt.Errorf("COSE key: EC2 curve %v is not supported", m[coseCrv])
 		}
@@ -147,7 +156,7 @@ func keyFromMap(m map[int]any) (*Key, error) {
 		if len(x) != size || len(y) != size {
 			return nil, fmt.Errorf("COSE key: %s coordinates must be %d bytes", curve.Params().Name, size)
 		}
-		pub, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
+		pub, err := parseECPoint(curve, append(append([]byte{4}, x...), y...))
 		if err != nil {
 			return nil, fmt.Errorf("COSE key: %w", err)
 		}
@@ -185,12 +194,12 @@ func KeyFromPublic(pub crypto.PublicKey, alg int) (*Key, error) {
 	m := map[int]any{}
 	switch p := pub.(type) {
 	case *ecdsa.PublicKey:
-		crv, usual := map[string]int{"P-256": crvP256, "P-384": crvP384, "P-521": crvP521}[p.Curve.Params().Name],
-			map[string]int{"P-256": AlgES256, "P-384": AlgES384, "P-521": AlgES512}[p.Curve.Params().Name]
+		crv, usual := map[string]int{"P-256": crvP256, "P-384": crvP384, "P-521": crvP521, "secp256k1": crvSecp256k1}[p.Curve.Params().Name],
+			map[string]int{"P-256": AlgES256, "P-384": AlgES384, "P-521": AlgES512, "secp256k1": AlgES256K}[p.Curve.Params().Name]
 		if crv == 0 {
 			return nil, fmt.Errorf("public key on curve %s is not supported", p.Curve.Params().Name)
 		}
-		raw, err := p.Bytes()
+		raw, err := ecPoint(p)
 		if err != nil {
 			return nil, err
 		}
@@ -229,7 +238,7 @@ func (k *Key) fill() error {
 	switch p := k.pub.(type) {
 	case *ecdsa.PublicKey:
 		name := p.Curve.Params().Name
-		raw, err := p.Bytes()
+		raw, err := ecPoint(p)
 		if err != nil {
 			return err
 		}
@@ -248,7 +257,7 @@ func (k *Key) fill() error {
 			k.JWK["alg"] = name
 		}
 	}
-	der, err := x509.MarshalPKIXPublicKey(k.pub)
+	der, err := cose.MarshalPKIX(k.pub) // crypto/x509's, and secp256k1
 	if err != nil {
 		return err
 	}
@@ -259,7 +268,7 @@ func (k *Key) fill() error {
 // jwkAlg is the JOSE name of a COSE algorithm (RFC 7518, RFC 8037).
 func jwkAlg(alg int) string {
 	switch alg {
-	case AlgES256, AlgES384, AlgES512, AlgPS256, AlgRS256, AlgRS384, AlgRS512, AlgEdDSA:
+	case AlgES256, AlgES384, AlgES512, AlgES256K, AlgPS256, AlgRS256, AlgRS384, AlgRS512, AlgEdDSA:
 		return AlgorithmName(alg)
 	}
 	return ""
@@ -305,6 +314,32 @@ func (k *Key) SetSSH(application, comment string) {
 	if comment != "" {
 		k.SSH += " " + comment
 	}
+}
+
+// ecPoint is an ECDSA key's uncompressed point 0x04 || X || Y, also on
+// secp256k1, which crypto/ecdsa's Bytes does not take.
+func ecPoint(p *ecdsa.PublicKey) ([]byte, error) {
+	if p.Curve != secp256k1.S256() {
+		return p.Bytes()
+	}
+	k, err := cose.FromPublicKey(p, 0)
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]byte{4}, k.X...), k.Y...), nil
+}
+
+// parseECPoint reads an uncompressed point on curve, which may be
+// secp256k1.
+func parseECPoint(curve elliptic.Curve, point []byte) (*ecdsa.PublicKey, error) {
+	if curve != secp256k1.S256() {
+		return ecdsa.ParseUncompressedPublicKey(curve, point)
+	}
+	k, err := secp256k1.ParsePubKey(point)
+	if err != nil {
+		return nil, err
+	}
+	return k.ToECDSA(), nil
 }
 
 // sshString appends s as an SSH wire-format string (RFC 4251 §5).

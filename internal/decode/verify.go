@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,10 @@ import (
 	"hash"
 	"math/big"
 	"slices"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+
+	"github.com/vauth/vauth/internal/cose"
 )
 
 // verifyAssertion checks an assertion signature over authenticatorData ||
@@ -36,6 +39,12 @@ func verifyAssertion(key *Key, authData, clientDataHash, sig []byte) Result {
 func verifySignature(key *Key, msg, sig []byte) error {
 	switch pub := key.pub.(type) {
 	case *ecdsa.PublicKey:
+		if key.Algorithm == AlgES256K || (key.Algorithm == 0 && pub.Curve == secp256k1.S256()) {
+			if cose.Verify(AlgES256K, pub, msg, sig) != nil {
+				return errors.New("ECDSA signature does not verify")
+			}
+			return nil
+		}
 		h, err := ecdsaHash(key.Algorithm, pub.Curve)
 		if err != nil {
 			return err
@@ -95,7 +104,7 @@ func ecdsaHash(alg int, curve elliptic.Curve) (hash.Hash, error) {
 
 // parsePKIX reads a DER SubjectPublicKeyInfo.
 func parsePKIX(der []byte) (*Key, error) {
-	pub, err := x509.ParsePKIXPublicKey(der)
+	pub, err := cose.ParsePKIX(der) // crypto/x509's, and secp256k1
 	if err != nil {
 		return nil, fmt.Errorf("public key: %w", err)
 	}
@@ -122,7 +131,7 @@ func parseJWK(data []byte) (*Key, error) {
 		return b, nil
 	}
 	alg := 0
-	for _, a := range []int{AlgES256, AlgES384, AlgES512, AlgEdDSA, AlgRS256, AlgRS384, AlgRS512, AlgPS256} {
+	for _, a := range []int{AlgES256, AlgES384, AlgES512, AlgES256K, AlgEdDSA, AlgRS256, AlgRS384, AlgRS512, AlgPS256} {
 		if j["alg"] != "" && j["alg"] == AlgorithmName(a) {
 			alg = a
 		}
@@ -130,7 +139,7 @@ func parseJWK(data []byte) (*Key, error) {
 	var pub crypto.PublicKey
 	switch j["kty"] {
 	case "EC":
-		curve := map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}[j["crv"]]
+		curve := map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521(), "secp256k1": secp256k1.S256()}[j["crv"]]
 		if curve == nil {
 			return nil, fmt.Errorf("JWK: curve %q is not supported", j["crv"])
 		}
@@ -146,7 +155,7 @@ func parseJWK(data []byte) (*Key, error) {
 		if len(x) != size || len(y) != size {
 			return nil, fmt.Errorf("JWK: %s coordinates must be %d bytes", j["crv"], size)
 		}
-		if pub, err = ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...)); err != nil {
+		if pub, err = parseECPoint(curve, append(append([]byte{4}, x...), y...)); err != nil {
 			return nil, fmt.Errorf("JWK: %w", err)
 		}
 	case "OKP":
