@@ -2,6 +2,7 @@ package ctap2
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"slices"
@@ -290,5 +291,42 @@ func TestSetAlgorithms(t *testing.T) {
 	verifyAlg(t, keystore.ES256, reg.authData.publicKey, decodeAssertion(t, resp))
 	if err := d.a.SetAlgorithms(nil); err != nil || !slices.Equal(offered(), keystore.Preferred()) {
 		t.Errorf("SetAlgorithms(nil) = %v: offers %v, want the keystore's", err, offered())
+	}
+}
+
+// TestLongestCredentialIDsFit: RSA keys make the longest credential IDs
+// (keystore/soft: 344 bytes with the longest credBlob); getInfo reports
+// that as maxCredentialIdLength, and maxCredentialCountInList stays at a
+// number of such IDs that fits a getAssertion in maxMsgSize, for the
+// CTAPHID maximum and for uhid's 1200 bytes.
+func TestLongestCredentialIDsFit(t *testing.T) {
+	for _, tc := range []struct {
+		maxMsg, wantCount int
+	}{{DefaultMaxMsgSize, DefaultMaxCredentialCountInList}, {1200, 2}} {
+		d := newTestDevice(t, func(c *Config) { c.MaxMsgSize = tc.maxMsg })
+		info := d.mustGetInfo()
+		var maxID, count int
+		mustUnmarshal(t, info[getInfoMaxCredentialIDLength], &maxID)
+		mustUnmarshal(t, info[getInfoMaxCredentialCountInList], &count)
+		if maxID != d.store.MaxCredentialIDLength() || maxID != 344 || count != tc.wantCount {
+			t.Errorf("maxMsgSize %d: maxCredentialIdLength %d (store %d), maxCredentialCountInList %d; want 344, %d",
+				tc.maxMsg, maxID, d.store.MaxCredentialIDLength(), count, tc.wantCount)
+		}
+		var ids [][]byte
+		for range count {
+			c, err := d.store.Create(keystore.CreateRequest{RPIDHash: sha256.Sum256([]byte("example.com")), Algorithm: keystore.RS256,
+				CredBlob: make([]byte, keystore.MaxCredBlobLength)})
+			if err != nil || len(c.ID) != maxID {
+				t.Fatalf("credential ID of %d bytes, %v; want %d", len(c.ID), err, maxID)
+			}
+			ids = append(ids, c.ID)
+		}
+		params := encode(t, getAssertionParams("example.com", ids...))
+		if len(params)+1 > tc.maxMsg {
+			t.Errorf("maxMsgSize %d: a getAssertion with %d of the longest IDs takes %d bytes", tc.maxMsg, count, len(params)+1)
+		}
+		if status, _ := d.callRaw(context.Background(), CmdGetAssertion, params); status != CTAP2OK {
+			t.Errorf("maxMsgSize %d: getAssertion with a full allowList: %v", tc.maxMsg, status)
+		}
 	}
 }

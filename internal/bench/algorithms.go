@@ -73,9 +73,15 @@ func bareSigner(b *testing.B, alg int) func(msg []byte) error {
 		}
 		if alg == keystore.PS256 {
 			opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
-			return func(msg []byte) error { _, err := rsa.SignPSS(rand.Reader, k, crypto.SHA256, s256(msg), opts); return err }
+			return func(msg []byte) error {
+				_, err := rsa.SignPSS(rand.Reader, k, crypto.SHA256, s256(msg), opts)
+				return err
+			}
 		}
-		return func(msg []byte) error { _, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, s256(msg)); return err }
+		return func(msg []byte) error {
+			_, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, s256(msg))
+			return err
+		}
 	}
 	b.Fatalf("no bare signature for algorithm %d", alg)
 	return nil

@@ -66,7 +66,7 @@ func testKeys(t *testing.T) []testKey {
 		ecdsaKey(t, "ES256", AlgES256, elliptic.P256()),
 		ecdsaKey(t, "ES384", AlgES384, elliptic.P384()),
 		ecdsaKey(t, "ES512", AlgES512, elliptic.P521()),
-		{"ES256K", AlgES256K, k1.PubKey().ToECDSA(), func(msg []byte) []byte {
+		{"ES256K", AlgES256K, k1.PubKey(), func(msg []byte) []byte {
 			d, _ := Digest(AlgES256K, msg)
 			return secpecdsa.Sign(k1, d).Serialize()
 		}},
@@ -90,8 +90,6 @@ func testKeys(t *testing.T) []testKey {
 	}
 }
 
-type equaler interface{ Equal(crypto.PublicKey) bool }
-
 func TestRoundTripEveryAlgorithm(t *testing.T) {
 	for _, tc := range testKeys(t) {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,7 +108,7 @@ func TestRoundTripEveryAlgorithm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !got.(equaler).Equal(tc.pub) {
+			if !Equal(got, tc.pub) {
 				t.Error("public key changed in the round trip")
 			}
 			again, err := k.Marshal()
@@ -122,7 +120,7 @@ func TestRoundTripEveryAlgorithm(t *testing.T) {
 				t.Fatal(err)
 			}
 			fromDER, err := ParsePKIX(der)
-			if err != nil || !fromDER.(equaler).Equal(tc.pub) {
+			if err != nil || !Equal(fromDER, tc.pub) {
 				t.Errorf("PKIX round trip: %v", err)
 			}
 		})
@@ -256,7 +254,7 @@ func TestPKIXRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := MarshalPKIX(k.PubKey().ToECDSA())
+	der, err := MarshalPKIX(k.PubKey())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,14 +81,14 @@ type curve struct {
 	kty, crv  int
 	alg       int // the signature algorithm of keys on this curve
 	coordSize int
-	ec        elliptic.Curve // nil for Ed25519
+	ec        elliptic.Curve // the NIST curves only
 }
 
 var curves = []curve{
 	{KtyEC2, CrvP256, AlgES256, 32, elliptic.P256()},
 	{KtyEC2, CrvP384, AlgES384, 48, elliptic.P384()},
 	{KtyEC2, CrvP521, AlgES512, 66, elliptic.P521()},
-	{KtyEC2, CrvSecp256k1, AlgES256K, 32, secp256k1.S256()},
+	{KtyEC2, CrvSecp256k1, AlgES256K, 32, nil},
 	{KtyOKP, CrvEd25519, AlgEdDSA, ed25519.PublicKeySize, nil},
 }
 
@@ -124,23 +124,15 @@ func invalid(format string, args ...any) error {
 }
 
 // FromPublicKey describes pub as a COSE key with algorithm alg. It takes
-// *ecdsa.PublicKey on P-256, P-384, P-521 and secp256k1, *ecdh.PublicKey
-// on the NIST curves, ed25519.PublicKey and *rsa.PublicKey; alg must fit
-// the key (0 names none).
+// *ecdsa.PublicKey and *ecdh.PublicKey on P-256, P-384 and P-521,
+// *secp256k1.PublicKey (decred's), ed25519.PublicKey and *rsa.PublicKey;
+// alg must fit the key (0 names none).
 func FromPublicKey(pub crypto.PublicKey, alg int) (*Key, error) {
 	var k *Key
 	switch p := pub.(type) {
 	case *ecdsa.PublicKey:
-		c, ok := curveByEC(p.Curve)
-		if !ok {
+		if _, ok := curveByEC(p.Curve); !ok {
 			return nil, invalid("ECDSA on curve %s is not supported", p.Curve.Params().Name)
-		}
-		if c.crv == CrvSecp256k1 {
-			if !c.ec.IsOnCurve(p.X, p.Y) {
-				return nil, invalid("point not on secp256k1")
-			}
-			k = &Key{Kty: KtyEC2, Alg: alg, Crv: c.crv, X: p.X.FillBytes(make([]byte, c.coordSize)), Y: p.Y.FillBytes(make([]byte, c.coordSize))}
-			break
 		}
 		e, err := p.ECDH()
 		if err != nil {
@@ -161,6 +153,9 @@ func FromPublicKey(pub crypto.PublicKey, alg int) (*Key, error) {
 		}
 		b := p.Bytes() // 0x04 || X || Y
 		k = &Key{Kty: KtyEC2, Alg: alg, Crv: c.crv, X: b[1 : 1+c.coordSize], Y: b[1+c.coordSize:]}
+	case *secp256k1.PublicKey:
+		b := p.SerializeUncompressed() // 0x04 || X || Y
+		k = &Key{Kty: KtyEC2, Alg: alg, Crv: CrvSecp256k1, X: b[1:33], Y: b[33:]}
 	case ed25519.PublicKey:
 		k = &Key{Kty: KtyOKP, Alg: alg, Crv: CrvEd25519, X: append([]byte(nil), p...)}
 	case *rsa.PublicKey:
@@ -266,8 +261,9 @@ func Parse(data []byte) (*Key, error) {
 	return &k, nil
 }
 
-// PublicKey returns k as *ecdsa.PublicKey (EC2 on P-256, P-384, P-521 or
-// secp256k1), ed25519.PublicKey (OKP, Ed25519) or *rsa.PublicKey, after
+// PublicKey returns k as *ecdsa.PublicKey (EC2 on P-256, P-384 or P-521),
+// *secp256k1.PublicKey (EC2 on secp256k1: crypto/ecdsa has no such
+// curve), ed25519.PublicKey (OKP, Ed25519) or *rsa.PublicKey, after
 // checking the point or the modulus and that k.Alg, when set, is the
 // algorithm of such a key.
 func (k *Key) PublicKey() (crypto.PublicKey, error) {
@@ -281,14 +277,14 @@ func (k *Key) PublicKey() (crypto.PublicKey, error) {
 	if !ok {
 		return nil, invalid("key type %d on curve %d", k.Kty, k.Crv)
 	}
-	if c.ec == nil { // Ed25519: any 32 bytes; a bad encoding fails to verify
+	if c.kty == KtyOKP { // Ed25519: any 32 bytes; a bad encoding fails to verify
 		if len(k.X) != ed25519.PublicKeySize || len(k.Y) != 0 {
 			return nil, invalid("Ed25519 key of %d bytes", len(k.X))
 		}
 		return ed25519.PublicKey(append([]byte(nil), k.X...)), nil
 	}
 	if len(k.X) != c.coordSize || len(k.Y) != c.coordSize {
-		return nil, invalid("%s coordinates must be %d bytes", c.ec.Params().Name, c.coordSize)
+		return nil, invalid("curve %d coordinates must be %d bytes", c.crv, c.coordSize)
 	}
 	point := make([]byte, 0, 1+2*c.coordSize)
 	point = append(append(append(point, 4), k.X...), k.Y...)
@@ -297,7 +293,7 @@ func (k *Key) PublicKey() (crypto.PublicKey, error) {
 		if err != nil {
 			return nil, invalid("%v", err)
 		}
-		return pub.ToECDSA(), nil
+		return pub, nil
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(c.ec, point)
 	if err != nil {

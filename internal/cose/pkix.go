@@ -2,7 +2,6 @@ package cose
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -25,21 +24,17 @@ type subjectPublicKeyInfo struct {
 }
 
 // MarshalPKIX encodes pub as a DER SubjectPublicKeyInfo, as
-// x509.MarshalPKIXPublicKey does, and also for ECDSA keys on secp256k1.
+// x509.MarshalPKIXPublicKey does, and also a *secp256k1.PublicKey.
 func MarshalPKIX(pub crypto.PublicKey) ([]byte, error) {
-	p, ok := pub.(*ecdsa.PublicKey)
-	if !ok || p.Curve != secp256k1.S256() {
+	p, ok := pub.(*secp256k1.PublicKey)
+	if !ok {
 		return x509.MarshalPKIXPublicKey(pub)
-	}
-	k, err := FromPublicKey(p, 0)
-	if err != nil {
-		return nil, err
 	}
 	curve, err := asn1.Marshal(oidSecp256k1)
 	if err != nil {
 		return nil, err
 	}
-	point := append(append([]byte{4}, k.X...), k.Y...)
+	point := p.SerializeUncompressed()
 	return asn1.Marshal(subjectPublicKeyInfo{
 		Algorithm: pkix.AlgorithmIdentifier{Algorithm: oidECPublicKey, Parameters: asn1.RawValue{FullBytes: curve}},
 		PublicKey: asn1.BitString{Bytes: point, BitLength: 8 * len(point)},
@@ -47,7 +42,7 @@ func MarshalPKIX(pub crypto.PublicKey) ([]byte, error) {
 }
 
 // ParsePKIX decodes a DER SubjectPublicKeyInfo, as x509.ParsePKIXPublicKey
-// does, and also an EC key on secp256k1 (as an *ecdsa.PublicKey).
+// does, and also an EC key on secp256k1 (as a *secp256k1.PublicKey).
 func ParsePKIX(der []byte) (crypto.PublicKey, error) {
 	pub, err := x509.ParsePKIXPublicKey(der)
 	if err == nil {
@@ -69,5 +64,5 @@ func ParsePKIX(der []byte) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cose: secp256k1 public key: %w", err)
 	}
-	return k.ToECDSA(), nil
+	return k, nil
 }

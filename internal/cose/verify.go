@@ -71,11 +71,10 @@ func Verify(alg int, pub crypto.PublicKey, msg, sig []byte) error {
 	ok := false
 	switch p := pub.(type) {
 	case *ecdsa.PublicKey:
-		if alg == AlgES256K {
-			ok = verifySecp256k1(k, digest, sig)
-		} else {
-			ok = ecdsa.VerifyASN1(p, digest, sig)
-		}
+		ok = ecdsa.VerifyASN1(p, digest, sig)
+	case *secp256k1.PublicKey:
+		s, err := secpecdsa.ParseDERSignature(sig)
+		ok = err == nil && s.Verify(digest, p)
 	case ed25519.PublicKey:
 		ok = ed25519.Verify(p, msg, sig)
 	case *rsa.PublicKey:
@@ -91,11 +90,13 @@ func Verify(alg int, pub crypto.PublicKey, msg, sig []byte) error {
 	return nil
 }
 
-func verifySecp256k1(k *Key, digest, sig []byte) bool {
-	pub, err := secp256k1.ParsePubKey(append(append([]byte{4}, k.X...), k.Y...))
-	if err != nil {
-		return false
+// Equal reports whether two public keys of the kinds PublicKey returns
+// are the same key.
+func Equal(a, b crypto.PublicKey) bool {
+	if k, ok := a.(*secp256k1.PublicKey); ok {
+		other, ok := b.(*secp256k1.PublicKey)
+		return ok && k.IsEqual(other)
 	}
-	s, err := secpecdsa.ParseDERSignature(sig)
-	return err == nil && s.Verify(digest, pub)
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(b)
 }

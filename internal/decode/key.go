@@ -108,7 +108,7 @@ type Key struct {
 // PublicKey returns the key for crypto/... functions.
 func (k *Key) PublicKey() crypto.PublicKey { return k.pub }
 
-// ParseCOSEKey reads a COSE_Key: EC2 (P-256, P-384, P-521), OKP (Ed25519)
+// ParseCOSEKey reads a COSE_Key: EC2 (P-256, P-384, P-521, secp256k1), OKP (Ed25519)
 // or RSA.
 func ParseCOSEKey(data []byte) (*Key, error) {
 	var m map[int]any
@@ -147,7 +147,12 @@ func keyFromMap(m map[int]any) (*Key, error) {
 		case crvP521:
 			curve = elliptic.P521()
 		case crvSecp256k1:
-			curve = secp256k1.S256()
+			pub, err := (&cose.Key{Kty: cose.KtyEC2, Crv: cose.CrvSecp256k1, X: bytesOf(coseX), Y: bytesOf(coseY)}).PublicKey()
+			if err != nil {
+				return nil, fmt.Errorf("COSE key: %w", err)
+			}
+			k.pub = pub
+			return k, nil
 		default:
 			return nil, fmt.Errorf("COSE key: EC2 curve %v is not supported", m[coseCrv])
 		}
@@ -156,7 +161,7 @@ func keyFromMap(m map[int]any) (*Key, error) {
 		if len(x) != size || len(y) != size {
 			return nil, fmt.Errorf("COSE key: %s coordinates must be %d bytes", curve.Params().Name, size)
 		}
-		pub, err := parseECPoint(curve, append(append([]byte{4}, x...), y...))
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
 		if err != nil {
 			return nil, fmt.Errorf("COSE key: %w", err)
 		}
@@ -187,25 +192,29 @@ func keyFromMap(m map[int]any) (*Key, error) {
 	return k, nil
 }
 
-// KeyFromPublic describes pub (*ecdsa.PublicKey, ed25519.PublicKey or
+// KeyFromPublic describes pub (*ecdsa.PublicKey, *secp256k1.PublicKey, ed25519.PublicKey or
 // *rsa.PublicKey) with COSE algorithm alg (0: the usual one for the key).
 func KeyFromPublic(pub crypto.PublicKey, alg int) (*Key, error) {
 	k := &Key{Algorithm: alg, pub: pub}
 	m := map[int]any{}
 	switch p := pub.(type) {
 	case *ecdsa.PublicKey:
-		crv, usual := map[string]int{"P-256": crvP256, "P-384": crvP384, "P-521": crvP521, "secp256k1": crvSecp256k1}[p.Curve.Params().Name],
-			map[string]int{"P-256": AlgES256, "P-384": AlgES384, "P-521": AlgES512, "secp256k1": AlgES256K}[p.Curve.Params().Name]
+		crv, usual := map[string]int{"P-256": crvP256, "P-384": crvP384, "P-521": crvP521}[p.Curve.Params().Name],
+			map[string]int{"P-256": AlgES256, "P-384": AlgES384, "P-521": AlgES512}[p.Curve.Params().Name]
 		if crv == 0 {
 			return nil, fmt.Errorf("public key on curve %s is not supported", p.Curve.Params().Name)
 		}
-		raw, err := ecPoint(p)
+		raw, err := p.Bytes()
 		if err != nil {
 			return nil, err
 		}
 		size := (len(raw) - 1) / 2
 		m[coseKty], m[coseCrv], m[coseX], m[coseY] = ktyEC2, crv, raw[1:1+size], raw[1+size:]
 		k.Algorithm = cmpOr(alg, usual)
+	case *secp256k1.PublicKey:
+		raw := p.SerializeUncompressed()
+		m[coseKty], m[coseCrv], m[coseX], m[coseY] = ktyEC2, crvSecp256k1, raw[1:33], raw[33:]
+		k.Algorithm = cmpOr(alg, AlgES256K)
 	case ed25519.PublicKey:
 		m[coseKty], m[coseCrv], m[coseX] = ktyOKP, crvEd25519, []byte(p)
 		k.Algorithm = cmpOr(alg, AlgEdDSA)
@@ -238,13 +247,17 @@ func (k *Key) fill() error {
 	switch p := k.pub.(type) {
 	case *ecdsa.PublicKey:
 		name := p.Curve.Params().Name
-		raw, err := ecPoint(p)
+		raw, err := p.Bytes()
 		if err != nil {
 			return err
 		}
 		size := (len(raw) - 1) / 2
 		k.Description = "ECDSA " + name
 		k.JWK = map[string]string{"kty": "EC", "crv": name, "x": b64(raw[1 : 1+size]), "y": b64(raw[1+size:])}
+	case *secp256k1.PublicKey:
+		raw := p.SerializeUncompressed()
+		k.Description = "ECDSA secp256k1"
+		k.JWK = map[string]string{"kty": "EC", "crv": "secp256k1", "x": b64(raw[1:33]), "y": b64(raw[33:])} // RFC 8812 §3.1
 	case ed25519.PublicKey:
 		k.Description = "Ed25519"
 		k.JWK = map[string]string{"kty": "OKP", "crv": "Ed25519", "x": b64(p)}
@@ -314,32 +327,6 @@ func (k *Key) SetSSH(application, comment string) {
 	if comment != "" {
 		k.SSH += " " + comment
 	}
-}
-
-// ecPoint is an ECDSA key's uncompressed point 0x04 || X || Y, also on
-// secp256k1, which crypto/ecdsa's Bytes does not take.
-func ecPoint(p *ecdsa.PublicKey) ([]byte, error) {
-	if p.Curve != secp256k1.S256() {
-		return p.Bytes()
-	}
-	k, err := cose.FromPublicKey(p, 0)
-	if err != nil {
-		return nil, err
-	}
-	return append(append([]byte{4}, k.X...), k.Y...), nil
-}
-
-// parseECPoint reads an uncompressed point on curve, which may be
-// secp256k1.
-func parseECPoint(curve elliptic.Curve, point []byte) (*ecdsa.PublicKey, error) {
-	if curve != secp256k1.S256() {
-		return ecdsa.ParseUncompressedPublicKey(curve, point)
-	}
-	k, err := secp256k1.ParsePubKey(point)
-	if err != nil {
-		return nil, err
-	}
-	return k.ToECDSA(), nil
 }
 
 // sshString appends s as an SSH wire-format string (RFC 4251 §5).

@@ -31,7 +31,7 @@ func TestKeyForms(t *testing.T) {
 		{"ES256", &p256.PublicKey, AlgES256, `"kty":"EC"`},
 		{"ES384", &p384.PublicKey, AlgES384, `"crv":"P-384"`},
 		{"ES512", &p521.PublicKey, AlgES512, `"crv":"P-521"`},
-		{"ES256K", k1.PubKey().ToECDSA(), AlgES256K, `"crv":"secp256k1"`},
+		{"ES256K", k1.PubKey(), AlgES256K, `"crv":"secp256k1"`},
 		{"EdDSA", edPub, AlgEdDSA, `"kty":"OKP"`},
 		{"RS256", &rsaKey.PublicKey, AlgRS256, `"kty":"RSA"`},
 	} {

@@ -38,13 +38,14 @@ func verifyAssertion(key *Key, authData, clientDataHash, sig []byte) Result {
 // algorithm (or, when it has none, the usual one for the key type).
 func verifySignature(key *Key, msg, sig []byte) error {
 	switch pub := key.pub.(type) {
-	case *ecdsa.PublicKey:
-		if key.Algorithm == AlgES256K || (key.Algorithm == 0 && pub.Curve == secp256k1.S256()) {
-			if cose.Verify(AlgES256K, pub, msg, sig) != nil {
-				return errors.New("ECDSA signature does not verify")
-			}
-			return nil
+	case *secp256k1.PublicKey:
+		if key.Algorithm != AlgES256K && key.Algorithm != 0 {
+			return fmt.Errorf("secp256k1 key with %s", AlgorithmName(key.Algorithm))
 		}
+		if cose.Verify(AlgES256K, pub, msg, sig) != nil {
+			return errors.New("ECDSA signature does not verify")
+		}
+	case *ecdsa.PublicKey:
 		h, err := ecdsaHash(key.Algorithm, pub.Curve)
 		if err != nil {
 			return err
@@ -139,8 +140,8 @@ func parseJWK(data []byte) (*Key, error) {
 	var pub crypto.PublicKey
 	switch j["kty"] {
 	case "EC":
-		curve := map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521(), "secp256k1": secp256k1.S256()}[j["crv"]]
-		if curve == nil {
+		curve := map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}[j["crv"]]
+		if curve == nil && j["crv"] != "secp256k1" {
 			return nil, fmt.Errorf("JWK: curve %q is not supported", j["crv"])
 		}
 		x, err := field("x")
@@ -151,11 +152,17 @@ func parseJWK(data []byte) (*Key, error) {
 		if err != nil {
 			return nil, err
 		}
+		if curve == nil { // secp256k1, which crypto/ecdsa does not have
+			if pub, err = (&cose.Key{Kty: cose.KtyEC2, Crv: cose.CrvSecp256k1, X: x, Y: y}).PublicKey(); err != nil {
+				return nil, fmt.Errorf("JWK: %w", err)
+			}
+			break
+		}
 		size := (curve.Params().BitSize + 7) / 8
 		if len(x) != size || len(y) != size {
 			return nil, fmt.Errorf("JWK: %s coordinates must be %d bytes", j["crv"], size)
 		}
-		if pub, err = parseECPoint(curve, append(append([]byte{4}, x...), y...)); err != nil {
+		if pub, err = ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...)); err != nil {
 			return nil, fmt.Errorf("JWK: %w", err)
 		}
 	case "OKP":

@@ -40,7 +40,7 @@ func testAlgorithmRoundTrip(t *testing.T, h *harness) {
 			}
 			h.signVerify(c, pub, []byte("authenticatorData || clientDataHash"))
 			for _, other := range all {
-				if other.pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
+				if cose.Equal(other.pub, pub) {
 					t.Errorf("%s %s: same public key as credential %x", keystore.AlgorithmName(alg), k.name, other.cred.ID)
 				}
 			}

@@ -8,7 +8,6 @@ package keystoretest
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -221,7 +220,7 @@ func checkFound(t *testing.T, got, want *keystore.Credential) {
 		t.Errorf("Lookup of a discoverable credential has no public key")
 	}
 	if got.PublicKey != nil {
-		if eq, ok := got.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(want.PublicKey) {
+		if !cose.Equal(got.PublicKey, want.PublicKey) {
 			t.Errorf("Lookup public key %v, want %v", got.PublicKey, want.PublicKey)
 		}
 	}

@@ -43,15 +43,15 @@ const (
 	rsaExponent    = 65537 // what rsa.GenerateKey makes, and WebAuthn RPs expect
 )
 
-// ecCurves are the scalar sizes and curves of the ECDSA algorithms.
+// ecCurves are the scalar sizes and curves of the ECDSA algorithms of
+// crypto/ecdsa; ES256K (decred's secp256k1) has 32-byte scalars.
 var ecCurves = map[int]struct {
 	size  int
 	curve elliptic.Curve
 }{
-	keystore.ES256:  {32, elliptic.P256()},
-	keystore.ES384:  {48, elliptic.P384()},
-	keystore.ES512:  {66, elliptic.P521()},
-	keystore.ES256K: {32, secp256k1.S256()},
+	keystore.ES256: {32, elliptic.P256()},
+	keystore.ES384: {48, elliptic.P384()},
+	keystore.ES512: {66, elliptic.P521()},
 }
 
 // keyCacheSize is how many parsed keys an Engine keeps. Parsing a raw
@@ -118,6 +118,8 @@ func blobLen(alg, rsaBits int) int {
 		return 1 + ed25519.PrivateKeySize
 	case keystore.RS256, keystore.PS256:
 		return 1 + rsaBits/8
+	case keystore.ES256K:
+		return 1 + secp256k1.PrivKeyBytesLen
 	}
 	return 1 + ecCurves[alg].size
 }
@@ -147,7 +149,7 @@ func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
 		blob[0] = softBlobVersion
 		k.Key.PutBytesUnchecked(blob[1:])
 		e.remember(sha256.Sum256(blob), k)
-		return k.PubKey().ToECDSA(), blob, nil
+		return k.PubKey(), blob, nil
 	case keystore.EdDSA:
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
