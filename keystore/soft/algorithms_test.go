@@ -174,3 +174,35 @@ func TestEngineSignsOldBlobs(t *testing.T) {
 		}
 	}
 }
+
+// TestRSASizeLowered: non-discoverable RS256 credentials made by a store
+// with RSA-3072 keys are still found and sign once the store is opened
+// with the default 2048 bits, which reports shorter IDs.
+func TestRSASizeLowered(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{RSABits: RSABits3072})
+	c, err := s.Create(keystore.CreateRequest{RPIDHash: testRP, Algorithm: keystore.RS256, CredBlob: make([]byte, keystore.MaxCredBlobLength)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, s)
+	s = mustOpen(t, dir, Options{})
+	defer mustClose(t, s)
+	if len(c.ID) <= s.MaxCredentialIDLength() {
+		t.Fatalf("ID of %d bytes, not longer than the 2048-bit store's %d", len(c.ID), s.MaxCredentialIDLength())
+	}
+	found, err := s.Lookup(testRP, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign(found, []byte("m"))
+	if err == nil {
+		err = cose.Verify(keystore.RS256, c.PublicKey, []byte("m"), sig)
+	}
+	if err != nil {
+		t.Fatalf("sign with the 3072-bit key: %v", err)
+	}
+	if n, err := s.NextCounter(found); err != nil || n != 1 {
+		t.Errorf("NextCounter = %d, %v", n, err)
+	}
+}

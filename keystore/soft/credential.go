@@ -306,7 +306,7 @@ func deleteCredential(tx *bolt.Tx, id []byte) error {
 // Lookup implements keystore.Keystore. A non-discoverable credential comes
 // back without PublicKey: its ID carries only what signing needs.
 func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, error) {
-	if len(id) == 0 || len(id) > s.maxIDLen {
+	if len(id) == 0 || len(id) > s.readIDLen {
 		return nil, keystore.ErrNotFound
 	}
 	if err := s.begin(); err != nil {

@@ -91,9 +91,11 @@ func NewEngine() *Engine {
 }
 
 // NewEngineRSA is NewEngine making RSA keys of rsaBits: DefaultRSABits or
-// RSABits3072. It bounds the credential IDs the store issues and takes:
-// non-discoverable RSA credentials made with 3072 bits are not found by a
-// store opened later with 2048.
+// RSABits3072. It sets MaxBlobLen, and so the longest credential ID the
+// store reports; keys of either size sign, so a store opened later with
+// the smaller size still finds the credentials made with the larger one
+// (though a platform that trusts maxCredentialIdLength may leave their
+// longer IDs out of an allowList).
 func NewEngineRSA(rsaBits int) (*Engine, error) {
 	if rsaBits != DefaultRSABits && rsaBits != RSABits3072 {
 		return nil, fmt.Errorf("soft: RSA keys of %d bits: want %d or %d", rsaBits, DefaultRSABits, RSABits3072)

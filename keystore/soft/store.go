@@ -85,6 +85,10 @@ type Store struct {
 	rand     io.Reader
 	log      *slog.Logger
 	maxIDLen int
+	// readIDLen bounds the IDs the store looks at: maxIDLen, or the ID of
+	// an RSA-3072 key when the engine now makes shorter ones, so that
+	// lowering Options.RSABits loses no credential.
+	readIDLen int
 
 	// mu is held for reading by every operation and for writing by Reset and
 	// Close, which replace keys and end the store.
@@ -153,6 +157,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.algs = s.engine.Algorithms()
 	s.maxIDLen = max(sealOverhead+ndPayloadMaxV2+s.engine.MaxBlobLen(), discoverableIDLen)
+	s.readIDLen = max(s.maxIDLen, sealOverhead+ndPayloadMaxV2+blobLen(keystore.RS256, RSABits3072))
 
 	if err := prepareDir(dir, s.log); err != nil {
 		return nil, err
