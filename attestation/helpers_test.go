@@ -13,6 +13,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 
+	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/keystore"
 )
 
@@ -54,6 +55,9 @@ func coseKey(t *testing.T, cred *keystore.Credential) []byte {
 	var key map[int]any
 	switch pub := cred.PublicKey.(type) {
 	case *ecdsa.PublicKey:
+		if cred.Algorithm != keystore.ES256 {
+			return coseMarshal(t, cred)
+		}
 		point, err := pub.Bytes() // 0x04 || x || y
 		if err != nil || len(point) != 65 {
 			t.Fatalf("P-256 public key: %v", err)
@@ -62,9 +66,20 @@ func coseKey(t *testing.T, cred *keystore.Credential) []byte {
 	case ed25519.PublicKey:
 		key = map[int]any{coseKty: coseKtyOKP, coseAlg: cred.Algorithm, coseCrv: coseCrvEd25519, coseX: []byte(pub)}
 	default:
-		t.Fatalf("unexpected public key type %T", cred.PublicKey)
+		return coseMarshal(t, cred)
 	}
 	b, err := ctap2EncMode(t).Marshal(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// coseMarshal encodes the keys of the algorithms besides ES256 and EdDSA
+// as internal/cose does.
+func coseMarshal(t *testing.T, cred *keystore.Credential) []byte {
+	t.Helper()
+	b, err := cose.Marshal(cred.PublicKey, cred.Algorithm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +141,9 @@ func verifyWebAuthn(t *testing.T, stmt Statement, authData, clientDataHash []byt
 	if err := obj.AuthData.Unmarshal(obj.RawAuthData); err != nil {
 		return "", fmt.Errorf("decoding authData: %w", err)
 	}
-	params := []protocol.CredentialParameter{
-		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgES256},
-		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgEdDSA},
+	var params []protocol.CredentialParameter
+	for _, alg := range keystore.Preferred() {
+		params = append(params, protocol.CredentialParameter{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.COSEAlgorithmIdentifier(alg)})
 	}
 	if err := obj.Verify(testRPID, clientDataHash, false, true, nil, params, protocol.AttestationPolicy{}, protocol.SignaturePolicy{}); err != nil {
 		return "", describe(err)

@@ -75,8 +75,10 @@ type Config struct {
 	// registrations, assertions and resets; nil discards them.
 	Logger *slog.Logger
 	// Algorithms are the COSE algorithms offered for new credentials, in
-	// order of preference; each must be one the Keystore supports. Nil
-	// means all of the Keystore's.
+	// order of preference (getInfo lists them so); each must be one the
+	// Keystore supports, listed once. Nil means all of the Keystore's, in
+	// its order. Credentials of other algorithms the keystore holds keep
+	// working: this only limits what makeCredential makes.
 	Algorithms []int
 	// MaxMsgSize is the largest request accepted and reported in getInfo;
 	// 0 means DefaultMaxMsgSize.
@@ -184,7 +186,7 @@ func New(cfg Config) (*Authenticator, error) {
 		presence:                    cfg.Presence,
 		clock:                       cfg.Clock,
 		log:                         cfg.Logger,
-		algorithms:                  cfg.Algorithms,
+		algorithms:                  slices.Clone(cfg.Algorithms),
 		maxMsgSize:                  orDefault(cfg.MaxMsgSize, DefaultMaxMsgSize),
 		maxCredentialCountInList:    cfg.MaxCredentialCountInList,
 		maxDiscoverable:             orDefault(cfg.MaxDiscoverable, DefaultMaxDiscoverable),
@@ -218,17 +220,11 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.transports == nil {
 		a.transports = []string{"usb"}
 	}
-	supported := cfg.Keystore.Algorithms()
 	if a.algorithms == nil {
-		a.algorithms = supported
+		a.algorithms = cfg.Keystore.Algorithms()
 	}
-	if len(a.algorithms) == 0 {
-		return nil, errors.New("ctap2: no credential algorithms")
-	}
-	for _, alg := range a.algorithms {
-		if !slices.Contains(supported, alg) {
-			return nil, fmt.Errorf("ctap2: the %s keystore does not support COSE algorithm %d", cfg.Keystore.Backend(), alg)
-		}
+	if err := checkAlgorithms(cfg.Keystore, a.algorithms); err != nil {
+		return nil, err
 	}
 	if a.maxMsgSize < 0 || a.maxCredentialCountInList < 0 || a.maxDiscoverable < 0 {
 		return nil, errors.New("ctap2: negative limit in Config")

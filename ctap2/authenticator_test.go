@@ -19,7 +19,8 @@ func TestNew(t *testing.T) {
 		cfg  Config
 	}{
 		{"no keystore", Config{}},
-		{"unsupported algorithm", Config{Keystore: d.store, Algorithms: []int{-257}}},
+		{"unsupported algorithm", Config{Keystore: d.store, Algorithms: []int{-65535}}},
+		{"algorithm twice", Config{Keystore: d.store, Algorithms: []int{keystore.RS256, keystore.ES256, keystore.RS256}}},
 		{"no algorithms", Config{Keystore: d.store, Algorithms: []int{}}},
 		{"negative limit", Config{Keystore: d.store, MaxDiscoverable: -1}},
 	} {

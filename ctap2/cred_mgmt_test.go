@@ -2,7 +2,6 @@ package ctap2_test
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -103,7 +102,7 @@ func TestCredentialManagement(t *testing.T) {
 					t.Fatal(err)
 				}
 				pub, err := key.PublicKey()
-				if err != nil || !stored.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
+				if err != nil || !cose.Equal(stored.PublicKey, pub) {
 					t.Fatalf("%s: public key does not match the stored one (%v)", c.User.Name, err)
 				}
 				if c.CredProtect != 1 || c.CredentialID.Type != "public-key" || c.User.DisplayName != "User "+c.User.Name || c.LargeBlobKey != nil {

@@ -23,7 +23,7 @@ func TestGetInfo(t *testing.T) {
 		builtInUV  bool // options uv, uvAcfg and preferredPlatformUvAttempts
 		ep         bool // option ep
 	}{
-		{"defaults", func(*Config) {}, []int{keystore.ES256, keystore.EdDSA}, []string{"usb"}, 0, DefaultMaxMsgSize, DefaultMaxCredentialCountInList, false, false},
+		{"defaults", func(*Config) {}, keystore.Preferred(), []string{"usb"}, 0, DefaultMaxMsgSize, DefaultMaxCredentialCountInList, false, false},
 		{"configured", func(c *Config) {
 			c.Algorithms = []int{keystore.EdDSA}
 			c.Transports = []string{"usb", "internal"}

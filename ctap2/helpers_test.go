@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/binary"
 	"log/slog"
 	"sync"
@@ -326,22 +324,23 @@ func decodeAssertion(t testing.TB, resp map[int]cbor.RawMessage) assertion {
 	return as
 }
 
-// verify checks an assertion's signature with a public key, cryptographically.
+// verify checks an ES256 or EdDSA assertion's signature with a public
+// key, cryptographically.
 func verify(t testing.TB, pub crypto.PublicKey, as assertion) {
 	t.Helper()
+	alg := keystore.EdDSA
+	if _, ok := pub.(*ecdsa.PublicKey); ok {
+		alg = keystore.ES256
+	}
+	verifyAlg(t, alg, pub, as)
+}
+
+// verifyAlg checks an assertion's signature by algorithm alg.
+func verifyAlg(t testing.TB, alg int, pub crypto.PublicKey, as assertion) {
+	t.Helper()
 	signed := append(append([]byte{}, as.authData.raw...), clientDataHash...)
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		digest := sha256.Sum256(signed)
-		if !ecdsa.VerifyASN1(k, digest[:], as.signature) {
-			t.Fatal("ES256 assertion signature does not verify")
-		}
-	case ed25519.PublicKey:
-		if !ed25519.Verify(k, signed, as.signature) {
-			t.Fatal("EdDSA assertion signature does not verify")
-		}
-	default:
-		t.Fatalf("public key of type %T", pub)
+	if err := cose.Verify(alg, pub, signed, as.signature); err != nil {
+		t.Fatalf("%s assertion signature: %v", keystore.AlgorithmName(alg), err)
 	}
 }
 

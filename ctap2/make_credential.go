@@ -236,9 +236,20 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 	if err != nil {
 		return nil, nil, err
 	}
+	// Key generation runs here, in the command's goroutine, so CTAPHID
+	// keeps sending KEEPALIVE while an RSA key (~100 ms) is made. A
+	// CTAPHID_CANCEL that came meanwhile is honoured (CTAP 2.1 §11.2.9.1.5)
+	// as long as nothing was stored: before generation, and after it for
+	// a non-discoverable credential, which lives only in its ID.
+	if err := r.ctx.Err(); err != nil {
+		return nil, nil, &StatusError{Status: CTAP2ErrKeepaliveCancel, Err: err}
+	}
 	cred, err := a.keystore.Create(createReq)
 	if err != nil {
 		return nil, nil, keystoreError("creating the credential", err)
+	}
+	if err := r.ctx.Err(); err != nil && !rk {
+		return nil, nil, &StatusError{Status: CTAP2ErrKeepaliveCancel, Err: err}
 	}
 	if hmacSecretMC != nil {
 		enc, err := hmacSecretMC.output(a.keystore, cred, flags&flagUV != 0)

@@ -18,9 +18,14 @@ type ImportRequest struct {
 	RPID     string // required for a discoverable credential
 	RPIDHash [32]byte
 	User     User // required (ID) for a discoverable credential
-	// PrivateKey is an *ecdsa.PrivateKey on P-256 (ES256) or an
-	// ed25519.PrivateKey (EdDSA), as x509.ParsePKCS8PrivateKey returns them.
-	PrivateKey   crypto.PrivateKey
+	// PrivateKey is an *ecdsa.PrivateKey on P-256 (ES256), P-384 (ES384)
+	// or P-521 (ES512), an ed25519.PrivateKey (EdDSA) or an
+	// *rsa.PrivateKey (RS256 or PS256), as x509.ParsePKCS8PrivateKey
+	// returns them.
+	PrivateKey crypto.PrivateKey
+	// Algorithm is the COSE algorithm of the credential; 0 means the usual
+	// one for the key (RS256 for RSA). Only RSA keys have a choice.
+	Algorithm    int
 	Discoverable bool
 	CredProtect  uint8
 	// SignCount is the counter's current value: the first assertion with

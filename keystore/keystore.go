@@ -10,11 +10,16 @@ import (
 	"time"
 )
 
-// COSE algorithm identifiers (RFC 9053) of the credential key types vauth
-// supports.
+// COSE algorithm identifiers (RFC 9053, RFC 8812) of the credential key
+// types vauth supports. AlgorithmName and ParseAlgorithm name them.
 const (
-	ES256 = -7 // ECDSA P-256 with SHA-256
-	EdDSA = -8 // Ed25519
+	ES256  = -7   // ECDSA P-256 with SHA-256
+	EdDSA  = -8   // Ed25519
+	ES384  = -35  // ECDSA P-384 with SHA-384
+	ES512  = -36  // ECDSA P-521 with SHA-512
+	PS256  = -37  // RSASSA-PSS with SHA-256, salt length 32
+	ES256K = -47  // ECDSA secp256k1 with SHA-256
+	RS256  = -257 // RSASSA-PKCS1-v1_5 with SHA-256
 )
 
 // Limits of the fields a discoverable credential keeps. A request over one
@@ -146,8 +151,11 @@ type Keystore interface {
 	// MaxUserNameLength are refused (ErrInvalidLength), not truncated.
 	UpdateUser(id []byte, user User) error
 
-	// Sign signs msg with the credential's key: ES256 signs SHA-256(msg) and
-	// returns an ASN.1 DER signature, EdDSA signs msg itself.
+	// Sign signs msg with the credential's key as WebAuthn expects
+	// (§6.5.5): ECDSA signs the hash of its algorithm (SHA-256 for ES256
+	// and ES256K, SHA-384 for ES384, SHA-512 for ES512) and returns an
+	// ASN.1 DER signature; RS256 and PS256 sign SHA-256(msg) with PKCS#1
+	// v1.5 or PSS padding; EdDSA signs msg itself.
 	Sign(c *Credential, msg []byte) ([]byte, error)
 	// NextCounter returns the credential's next signature counter. Counters
 	// are per credential and strictly increase, also across crashes, without

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -102,6 +103,13 @@ func WithUserVerification() Option {
 // WithPresence sets how user presence is answered (default
 // PresenceApprove).
 func WithPresence(p Policy) Option { return func(s *settings) { s.presence = p } }
+
+// WithAlgorithms restricts and orders the COSE algorithms offered for new
+// credentials (keystore.ES256, keystore.RS256...; default: every one vauth
+// makes, ES256 first), so that a relying party can test its fallback when
+// its preferred algorithm is missing. An algorithm vauth cannot make fails
+// New.
+func WithAlgorithms(algs ...int) Option { return func(s *settings) { s.opts.Algorithms = algs } }
 
 // WithFaults arms faults from the start.
 func WithFaults(f Faults) Option { return func(s *settings) { s.faults = f } }
@@ -239,6 +247,17 @@ func (a *Authenticator) Faults() Faults { return a.srv.Faults() }
 
 // Events returns the credential events so far, oldest first.
 func (a *Authenticator) Events() []Event { return a.srv.Events(a.ctx, 0, 0, 0).Events }
+
+// SetAlgorithms changes the algorithms offered for new credentials while
+// the authenticator runs, as WithAlgorithms sets them; none offers every
+// one vauth makes again. Credentials made before keep working.
+func (a *Authenticator) SetAlgorithms(algs ...int) error {
+	var names []string
+	for _, alg := range algs {
+		names = append(names, strconv.Itoa(alg))
+	}
+	return a.srv.SetAlgorithms(names)
+}
 
 // Reset erases every credential and the PIN, as authenticatorReset does.
 func (a *Authenticator) Reset() error { return a.srv.Reset() }

@@ -3,7 +3,6 @@ package webauthn
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -163,7 +162,7 @@ func (c *Client) Create(ctx context.Context, opts *CreationOptions) (*Registrati
 		}
 	}
 	if len(opts.PubKeyCredParams) == 0 { // the browser default: ES256, RS256
-		params = []client.Algorithm{{Alg: cose.AlgES256, Type: "public-key"}, {Alg: -257, Type: "public-key"}}
+		params = []client.Algorithm{{Alg: cose.AlgES256, Type: "public-key"}, {Alg: cose.AlgRS256, Type: "public-key"}}
 	} else if len(params) == 0 {
 		return nil, &Error{Name: NotSupportedError, Message: "no supported credential type in pubKeyCredParams"}
 	}
@@ -228,7 +227,10 @@ func (c *Client) Create(ctx context.Context, opts *CreationOptions) (*Registrati
 	}
 	var spki []byte
 	if pub, err := key.PublicKey(); err == nil {
-		spki, _ = x509.MarshalPKIXPublicKey(pub)
+		// getPublicKey() is the SubjectPublicKeyInfo, for secp256k1 too
+		// (WebAuthn §5.2.1.1 leaves it null only where the client cannot
+		// encode the key).
+		spki, _ = cose.MarshalPKIX(pub)
 	}
 	return &RegistrationCredential{
 		ID:    base64.RawURLEncoding.EncodeToString(id),

@@ -159,7 +159,9 @@ func TestCreateRefusals(t *testing.T) {
 		{"user id over 64 bytes", func(o *CreationOptions) { o.User.ID = make([]byte, 65) }, TypeError},
 		{"empty challenge", func(o *CreationOptions) { o.Challenge = nil }, TypeError},
 		{"platform attachment", func(o *CreationOptions) { o.AuthenticatorSelection.AuthenticatorAttachment = "platform" }, NotAllowedError},
-		{"no common algorithm", func(o *CreationOptions) { o.PubKeyCredParams = []CredentialParameter{{Type: "public-key", Alg: -257}} }, NotSupportedError},
+		{"no common algorithm", func(o *CreationOptions) {
+			o.PubKeyCredParams = []CredentialParameter{{Type: "public-key", Alg: -65535}}
+		}, NotSupportedError},
 		{"unknown credential type only", func(o *CreationOptions) { o.PubKeyCredParams = []CredentialParameter{{Type: "password", Alg: -7}} }, NotSupportedError},
 		{"uv required without a way to verify", func(o *CreationOptions) { o.AuthenticatorSelection.UserVerification = "required" }, NotAllowedError},
 	} {

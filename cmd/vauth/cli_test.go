@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vauth/vauth/attestation"
+	"github.com/vauth/vauth/keystore"
 )
 
 // vauth runs the binary and returns stdout, stderr and the exit status.
@@ -82,11 +83,11 @@ func TestInfo(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("info --json: %v\n%s", err, out)
 	}
-	if r.Store != store || r.Keystore != "soft" || r.AAGUID != aaguid || !r.GetInfo.Options["rk"] || len(r.GetInfo.Algorithms) != 2 {
+	if r.Store != store || r.Keystore != "soft" || r.AAGUID != aaguid || !r.GetInfo.Options["rk"] || len(r.GetInfo.Algorithms) != len(keystore.Preferred()) {
 		t.Fatalf("info --json = %+v", r)
 	}
 	out, _, status = vauth(t, "info", "--store", store)
-	if status != 0 || !strings.Contains(out, attestation.FormatAAGUID(attestation.DefaultAAGUID)) || !strings.Contains(out, "ES256, EdDSA") {
+	if status != 0 || !strings.Contains(out, attestation.FormatAAGUID(attestation.DefaultAAGUID)) || !strings.Contains(out, "ES256, EdDSA, ES384, ES512, RS256, PS256, ES256K") {
 		t.Fatalf("vauth info:\n%s", out)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vauth/vauth/internal/control"
+	"github.com/vauth/vauth/keystore"
 )
 
 // ctl is how `vauth ctl` reaches the daemon: its store's control socket
@@ -108,6 +109,29 @@ func newCtlCmd(g *globals) *cobra.Command {
 			return c.SetUserVerified(ctx, v)
 		}),
 	})
+	var allAlgorithms bool
+	algorithms := &cobra.Command{
+		Use:   "algorithms [LIST | --all]",
+		Short: "Show or set the credential algorithms offered, most preferred first (names or COSE numbers, comma-separated)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: run(func(ctx context.Context, cmd *cobra.Command, c *control.Client, args []string) error {
+			switch {
+			case allAlgorithms && len(args) > 0:
+				return usageError{errors.New("algorithms: give a list or --all, not both")}
+			case allAlgorithms:
+				return c.SetAlgorithms(ctx, nil)
+			case len(args) == 1:
+				return c.SetAlgorithms(ctx, strings.Split(args[0], ","))
+			}
+			v, err := c.Algorithms(ctx)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, v)
+		}),
+	}
+	algorithms.Flags().BoolVar(&allAlgorithms, "all", false, "offer every algorithm the keystore makes again")
+	cmd.AddCommand(algorithms)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "reset",
 		Short: "Erase every credential, the PIN and the settings, as authenticatorReset does, without asking",
@@ -177,12 +201,14 @@ func newCtlCredsCmd(f *ctl) *cobra.Command {
 		keyFile     string
 		userHandle  string
 		credProtect uint8
+		algorithm   string
 	)
 	add := &cobra.Command{
 		Use:   "add --rp-id RP --key FILE [--resident --user-handle B64URL]",
 		Short: "Import a credential from a PKCS#8 private key (PEM or DER; - reads standard input)",
-		Long: "Import a credential whose private key (P-256 or Ed25519, PKCS#8 in PEM or DER) the\n" +
-			"test holds, as WebDriver's Add Credential does. vauth gives it its credential ID,\n" +
+		Long: "Import a credential whose private key (ECDSA P-256, P-384 or P-521, Ed25519, or RSA\n" +
+			"with e = 65537: PKCS#8 in PEM or DER) the test holds, as WebDriver's Add Credential\n" +
+			"does; an RSA key is RS256 unless --algorithm ps256. vauth gives it its credential ID,\n" +
 			"printed with the credential. A TPM keystore refuses: its keys are born in the TPM.",
 		Args: cobra.NoArgs,
 		RunE: run(func(ctx context.Context, cmd *cobra.Command, c *control.Client, _ []string) error {
@@ -191,6 +217,11 @@ func newCtlCredsCmd(f *ctl) *cobra.Command {
 				return usageError{err}
 			}
 			cred.PrivateKey, cred.CredProtect = key, credProtect
+			if algorithm != "" {
+				if cred.Algorithm, err = keystore.ParseAlgorithm(algorithm); err != nil {
+					return usageError{fmt.Errorf("--algorithm: %w", err)}
+				}
+			}
 			if userHandle != "" {
 				if cred.UserHandle, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(userHandle, "=")); err != nil {
 					return usageError{fmt.Errorf("--user-handle: want base64url: %w", err)}
@@ -211,6 +242,7 @@ func newCtlCredsCmd(f *ctl) *cobra.Command {
 	add.Flags().StringVar(&cred.UserDisplayName, "user-display-name", "", "the user's display name")
 	add.Flags().Uint32Var(&cred.SignCount, "sign-count", 0, "the signature counter's current value")
 	add.Flags().Uint8Var(&credProtect, "cred-protect", 0, "the credProtect level, 1 to 3")
+	add.Flags().StringVar(&algorithm, "algorithm", "", "the credential's algorithm, when the key allows more than one (rs256 or ps256 for RSA; default: the key's usual one)")
 	_ = add.MarkFlagRequired("rp-id")
 	_ = add.MarkFlagRequired("key")
 	cmd.AddCommand(add)

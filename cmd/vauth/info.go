@@ -36,6 +36,9 @@ type infoReport struct {
 	RPs         *int         `json:"rps,omitempty"`
 	PIN         *pinStatus   `json:"pin,omitempty"`
 	Info        *client.Info `json:"getInfo,omitempty"`
+	// Algorithms are the algorithms a running vauth offers, by name, when
+	// there is no getInfo to list them.
+	Algorithms []string `json:"algorithms,omitempty"`
 }
 
 // tpmInfo names the TPM of a TPM store.
@@ -161,6 +164,9 @@ func printInfo(w io.Writer, r infoReport) {
 	}
 	inf := r.Info
 	if inf == nil {
+		if len(r.Algorithms) > 0 {
+			row("algorithms", strings.Join(r.Algorithms, ", "))
+		}
 		return
 	}
 	row("versions", strings.Join(inf.Versions, ", "))

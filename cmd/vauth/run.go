@@ -24,6 +24,8 @@ import (
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/demo"
 	"github.com/vauth/vauth/internal/presence"
+	"github.com/vauth/vauth/keystore"
+	"github.com/vauth/vauth/keystore/soft"
 )
 
 // authFlags configure the authenticator itself, for run and demo alike.
@@ -35,6 +37,8 @@ type authFlags struct {
 	uv          string
 	profile     string
 	enterprise  []string
+	algorithms  string
+	rsaBits     int
 }
 
 func (f *authFlags) register(cmd *cobra.Command) {
@@ -43,8 +47,19 @@ func (f *authFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.attestation, "attestation", "", "attestation: none, self (packed self attestation), packed (basic, x5c from vauth's CA) or tpm; default tpm on a TPM store, else packed")
 	cmd.Flags().StringSliceVar(&f.enterprise, "enterprise-rp", nil, "offer enterprise attestation (ep) and give these RP IDs a uniquely identifying statement (repeatable; a platform enables ep through authenticatorConfig)")
 	cmd.Flags().StringVar(&f.aaguid, "aaguid", attestation.FormatAAGUID(attestation.DefaultAAGUID), "the authenticator's AAGUID")
+	cmd.Flags().StringVar(&f.algorithms, "algorithms", "", "offer only these credential algorithms, most preferred first: names ("+strings.Join(algorithmNames(keystore.Preferred()), ",")+") or COSE numbers, comma-separated (default: all the keystore makes, in that order)")
+	cmd.Flags().IntVar(&f.rsaBits, "rsa-bits", soft.DefaultRSABits, "size of new RS256 and PS256 keys on the soft keystore: 2048 or 3072 (3072 makes longer credential IDs)")
 	cmd.Flags().StringVar(&f.uv, "uv", "never", "built-in user verification: never (none: getInfo has no uv), always (every verification succeeds: CI), prompt (ask on the terminal)")
 	cmd.Flags().StringVar(&f.profile, "profile", ctap2.ProfileCTAP21.String(), "the authenticator to behave as: ctap2.1, ctap2.0 (a CTAP 2.0 key) or u2f (a CTAP1/U2F-only key); the store is the same for all")
+}
+
+// algorithmNames names COSE algorithms as keystore.AlgorithmName does.
+func algorithmNames(algs []int) []string {
+	names := make([]string, len(algs))
+	for i, alg := range algs {
+		names[i] = keystore.AlgorithmName(alg)
+	}
+	return names
 }
 
 // builtInUV is the ctap2.Config.UV of a --uv value.
@@ -80,6 +95,15 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 			return daemon.Options{}, usageError{fmt.Errorf("--profile: %w", err)}
 		}
 	}
+	var algs []int
+	if f.algorithms != "" {
+		if algs, err = keystore.ParseAlgorithms(f.algorithms); err != nil {
+			return daemon.Options{}, usageError{fmt.Errorf("--algorithms: %w", err)}
+		}
+	}
+	if f.rsaBits != 0 && f.rsaBits != soft.DefaultRSABits && f.rsaBits != soft.RSABits3072 { // 0: a command without the flag
+		return daemon.Options{}, usageError{fmt.Errorf("--rsa-bits %d: want %d or %d", f.rsaBits, soft.DefaultRSABits, soft.RSABits3072)}
+	}
 	return daemon.Options{
 		Store:       dir,
 		Keystore:    f.keystore,
@@ -89,6 +113,8 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 		UV:          uv,
 		Profile:     profile,
 		Logger:      g.logger(),
+		Algorithms:  algs,
+		RSABits:     f.rsaBits,
 
 		EnterpriseRPIDs: f.enterprise,
 	}, nil

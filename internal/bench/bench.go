@@ -22,6 +22,7 @@ import (
 	"github.com/vauth/vauth/hid/socket"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/presence"
+	"github.com/vauth/vauth/keystore"
 )
 
 // ECDSASign is the floor: one bare P-256 signature over a SHA-256 digest.
@@ -98,13 +99,13 @@ func serveRig(b *testing.B, d *daemon.Daemon, via transport) *rig {
 var enc, _ = cbor.CTAP2EncOptions().EncMode()
 
 // CTAP2 requests as a client sends them; integer keys per CTAP 2.1 §6.1, §6.2.
-func makeCredentialRequest(rk bool) []byte {
+func makeCredentialRequest(rk bool, alg int) []byte {
 	cdh := sha256.Sum256([]byte("client data"))
 	req := map[int]any{
 		1: cdh[:],
 		2: map[string]any{"id": "example.com", "name": "Example"},
 		3: map[string]any{"id": []byte("user"), "name": "user"},
-		4: []map[string]any{{"alg": -7, "type": "public-key"}},
+		4: []map[string]any{{"alg": alg, "type": "public-key"}},
 	}
 	if rk {
 		req[7] = map[string]bool{"rk": true}
@@ -134,11 +135,11 @@ func (r *rig) call(b *testing.B, req []byte) []byte {
 	return resp[1:]
 }
 
-func (r *rig) register(b *testing.B) []byte {
+func (r *rig) register(b *testing.B, alg int) []byte {
 	var resp struct {
 		AuthData []byte `cbor:"2,keyasint"`
 	}
-	if err := cbor.Unmarshal(r.call(b, makeCredentialRequest(false)), &resp); err != nil {
+	if err := cbor.Unmarshal(r.call(b, makeCredentialRequest(false, alg)), &resp); err != nil {
 		b.Fatal(err)
 	}
 	// authData: rpIdHash 32, flags 1, counter 4, AAGUID 16, ID length 2, ID.
@@ -147,9 +148,9 @@ func (r *rig) register(b *testing.B) []byte {
 	return resp.AuthData[off+2 : off+2+n]
 }
 
-func getAssertion(b *testing.B, via transport) {
+func getAssertion(b *testing.B, via transport, alg int) {
 	r := newRig(b, "none", via)
-	req := getAssertionRequest(r.register(b))
+	req := getAssertionRequest(r.register(b, alg))
 	b.ReportAllocs()
 	for b.Loop() {
 		r.call(b, req)
@@ -158,10 +159,10 @@ func getAssertion(b *testing.B, via transport) {
 
 // GetAssertion is one assertion with a non-discoverable ES256 credential
 // through the in-memory CTAPHID pipe: framing, CTAP2, the soft keystore.
-func GetAssertion(b *testing.B) { getAssertion(b, pipe) }
+func GetAssertion(b *testing.B) { getAssertion(b, pipe, keystore.ES256) }
 
 // GetAssertionCable is the same over the Unix-socket virtual cable.
-func GetAssertionCable(b *testing.B) { getAssertion(b, cable) }
+func GetAssertionCable(b *testing.B) { getAssertion(b, cable, keystore.ES256) }
 
 func ping(b *testing.B, via transport) {
 	r := newRig(b, "none", via)
@@ -185,7 +186,7 @@ func PingCable(b *testing.B) { ping(b, cable) }
 // default (packed, basic) attestation through the pipe.
 func MakeCredential(b *testing.B) {
 	r := newRig(b, "packed", pipe)
-	req := makeCredentialRequest(false)
+	req := makeCredentialRequest(false, keystore.ES256)
 	b.ReportAllocs()
 	for b.Loop() {
 		r.call(b, req)

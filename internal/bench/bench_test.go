@@ -1,6 +1,10 @@
 package bench
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/vauth/vauth/keystore"
+)
 
 func BenchmarkECDSASign(b *testing.B)         { ECDSASign(b) }
 func BenchmarkGetAssertion(b *testing.B)      { GetAssertion(b) }
@@ -11,3 +15,13 @@ func BenchmarkGetAssertionTPM(b *testing.B)   { GetAssertionTPM(b) }
 func BenchmarkMakeCredentialTPM(b *testing.B) { MakeCredentialTPM(b) }
 func BenchmarkPing(b *testing.B)              { Ping(b) }
 func BenchmarkPingCable(b *testing.B)         { PingCable(b) }
+
+// BenchmarkAlgorithms measures, per algorithm, an assertion through the
+// pipe (GetAssertion-ALG) and its floor, the bare signature (Sign-ALG).
+func BenchmarkAlgorithms(b *testing.B) {
+	for _, alg := range keystore.Preferred() {
+		name := keystore.AlgorithmName(alg)
+		b.Run("Sign-"+name, BareSign(alg))
+		b.Run("GetAssertion-"+name, GetAssertionAlg(alg))
+	}
+}

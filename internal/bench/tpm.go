@@ -9,6 +9,7 @@ import (
 
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/presence"
+	"github.com/vauth/vauth/keystore"
 	"github.com/vauth/vauth/keystore/tpm"
 	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
@@ -97,7 +98,7 @@ func reportTPMCommands(b *testing.B, e *tpm.Engine, before tpm.CommandCounts) {
 // keystore, the TPM2_Sign round trip. Compare with TPMSign.
 func GetAssertionTPM(b *testing.B) {
 	r, e := tpmRig(b, "none")
-	req := getAssertionRequest(r.register(b))
+	req := getAssertionRequest(r.register(b, keystore.ES256))
 	r.call(b, req) // the key is loaded: measure the steady state
 	before := e.CommandCounts()
 	b.ReportAllocs()
@@ -111,7 +112,7 @@ func GetAssertionTPM(b *testing.B) {
 // tpm attestation (TPM2_CreateLoaded, TPM2_Certify) through the pipe.
 func MakeCredentialTPM(b *testing.B) {
 	r, e := tpmRig(b, "tpm")
-	req := makeCredentialRequest(false)
+	req := makeCredentialRequest(false, keystore.ES256)
 	r.call(b, req) // the attestation key is loaded and certified
 	before := e.CommandCounts()
 	b.ReportAllocs()

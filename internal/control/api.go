@@ -32,6 +32,9 @@ type Info struct {
 	// --profile): "ctap2.1", "ctap2.0" or "u2f", as WebDriver's protocol
 	// option names "ctap2", "ctap2_1" and "ctap1/u2f".
 	Profile string `json:"profile"`
+	// Algorithms are the algorithms offered for new credentials, in order
+	// of preference (see Algorithms).
+	Algorithms AlgorithmNames `json:"algorithms"`
 }
 
 // Credential is WebDriver's Credential Parameters: what Add Credential
@@ -44,8 +47,9 @@ type Credential struct {
 	CredentialID         Base64URL `json:"credentialId,omitempty"`
 	IsResidentCredential bool      `json:"isResidentCredential"`
 	RPID                 string    `json:"rpId"`
-	// PrivateKey is the PKCS#8 DER private key (P-256 or Ed25519) to
-	// import; keys never leave the keystore, so listings leave it out.
+	// PrivateKey is the PKCS#8 DER private key (ECDSA P-256, P-384, P-521,
+	// Ed25519 or RSA) to import; keys never leave the keystore, so
+	// listings leave it out.
 	PrivateKey      Base64URL `json:"privateKey,omitempty"`
 	UserHandle      Base64URL `json:"userHandle,omitempty"`
 	UserName        string    `json:"userName,omitempty"`
@@ -54,7 +58,10 @@ type Credential struct {
 	// (the next assertion carries a larger one), in listings the last value
 	// used (where the keystore tracks it).
 	SignCount uint32 `json:"signCount"`
-	Algorithm int    `json:"algorithm,omitempty"` // COSE: -7 ES256, -8 EdDSA
+	// Algorithm is the COSE algorithm (-7 ES256, -8 EdDSA, -257 RS256...);
+	// on import it chooses between those the key allows (PS256 for an RSA
+	// key; 0: the key's usual one).
+	Algorithm int `json:"algorithm,omitempty"`
 	// PublicKey is the credential's public key as a COSE_Key, as the
 	// authenticator data of a registration carries it; listings only (on
 	// import it comes from PrivateKey).

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"net/http"
@@ -110,13 +111,18 @@ func pkcs8(t *testing.T, key any) []byte {
 // credential imported through the control API (WebDriver's Add
 // Credential), which the relying party already knows, signs in at
 // go-webauthn: by username and as a passkey, with the counter continuing
-// from the imported value, for both key types.
+// from the imported value, for several key types.
 func TestImportedCredentialSignsIn(t *testing.T) {
 	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,11 +136,13 @@ func TestImportedCredentialSignsIn(t *testing.T) {
 		{"ES256 resident", p256, &p256.PublicKey, cose.AlgES256, true},
 		{"ES256 non-resident", p256, &p256.PublicKey, cose.AlgES256, false},
 		{"EdDSA resident", ed, ed.Public(), cose.AlgEdDSA, true},
+		{"ES384 resident", p384, &p384.PublicKey, cose.AlgES384, true},
+		{"PS256 non-resident", rsaKey, &rsaKey.PublicKey, cose.AlgPS256, false}, // an RSA key's algorithm is asked for
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := start(t, daemon.Options{})
 			added, err := f.ctl.AddCredential(f.ctx, Credential{
-				RPID: demo.RPID, IsResidentCredential: tc.resident, PrivateKey: pkcs8(t, tc.key),
+				RPID: demo.RPID, IsResidentCredential: tc.resident, PrivateKey: pkcs8(t, tc.key), Algorithm: tc.alg,
 				UserHandle: []byte("imported"), UserName: "imp@example.com", SignCount: 100,
 			})
 			if err != nil {
@@ -187,6 +195,10 @@ func TestAddCredentialRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +209,8 @@ func TestAddCredentialRefusals(t *testing.T) {
 	}{
 		{"no RP ID", Credential{PrivateKey: pkcs8(t, p256)}},
 		{"not PKCS#8", Credential{RPID: "example.com", PrivateKey: []byte("nope")}},
-		{"P-384", Credential{RPID: "example.com", PrivateKey: pkcs8(t, p384)}},
+		{"P-224", Credential{RPID: "example.com", PrivateKey: pkcs8(t, p224)}},
+		{"P-384 as ES256", Credential{RPID: "example.com", PrivateKey: pkcs8(t, p384), Algorithm: cose.AlgES256}},
 		{"resident without a user handle", Credential{RPID: "example.com", IsResidentCredential: true, PrivateKey: pkcs8(t, p256)}},
 		{"credProtect 4", Credential{RPID: "example.com", PrivateKey: pkcs8(t, p256), CredProtect: 4}},
 		// The keystore's limits (WebAuthn §5.4.3: a user handle is at most

@@ -81,6 +81,7 @@ func (s *Server) Handler(token string, log *slog.Logger) http.Handler {
 		})
 	}
 	route("GET /v1/info", func(http.ResponseWriter, *http.Request) (any, error) { return s.Info(), nil })
+	s.algorithmRoutes(route)
 	route("POST /v1/credentials", func(_ http.ResponseWriter, r *http.Request) (any, error) {
 		var c Credential
 		if err := readJSON(r, &c); err != nil {

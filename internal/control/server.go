@@ -85,12 +85,14 @@ func (s *Server) Info() Info {
 		HasUserVerification: s.uv != nil,
 		PIN:                 pinState(s.d.Authenticator.PINStatus()),
 		Profile:             s.d.Authenticator.Profile().String(),
+		Algorithms:          algorithmNames(s.d.Authenticator.Algorithms()),
 	}
 }
 
 // AddCredential is WebDriver's Add Credential: it imports c (PrivateKey a
-// PKCS#8 P-256 or Ed25519 key) and returns it with the ID the keystore
-// gave it.
+// PKCS#8 ECDSA, Ed25519 or RSA key; Algorithm, when set, the algorithm
+// among those the key allows) and returns it with the ID the keystore gave
+// it.
 func (s *Server) AddCredential(c Credential) (Credential, error) {
 	imp, ok := s.d.Keystore.(keystore.Importer)
 	if !ok {
@@ -113,6 +115,7 @@ func (s *Server) AddCredential(c Credential) (Credential, error) {
 		RPID:         c.RPID,
 		RPIDHash:     sha256.Sum256([]byte(c.RPID)),
 		PrivateKey:   key,
+		Algorithm:    c.Algorithm,
 		Discoverable: c.IsResidentCredential,
 		CredProtect:  c.CredProtect,
 		SignCount:    c.SignCount,

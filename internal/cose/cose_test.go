@@ -2,7 +2,6 @@ package cose
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -46,7 +45,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !got.(interface{ Equal(crypto.PublicKey) bool }).Equal(tc.pub) {
+			if !Equal(got, tc.pub) {
 				t.Errorf("public key changed in the round trip")
 			}
 		})

@@ -36,6 +36,12 @@ type Options struct {
 	Faults      *ctap2.Faults  // failures armed on purpose (ctap2.Config.Faults); the control API sets it
 	MaxMsgSize  int            // the largest CTAP message to accept and report; 0: ctap2's default
 	Profile     ctap2.Profile  // the generation of authenticator to behave as (ctap2.Config.Profile)
+	// Algorithms restricts and orders the COSE algorithms offered for new
+	// credentials (ctap2.Config.Algorithms); nil: all the keystore makes.
+	Algorithms []int
+	// RSABits is the size of new RSA keys on the soft keystore
+	// (soft.Options.RSABits): 2048 (0 means this) or 3072.
+	RSABits int
 	// EnterpriseRPIDs, when set, make the authenticator enterprise
 	// attestation capable (ep, once a platform enables it): these RPs get a
 	// uniquely identifying statement in the vendor-facilitated mode, any RP
@@ -128,6 +134,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 
 		MaxMsgSize: opts.MaxMsgSize,
 		Profile:    opts.Profile,
+		Algorithms: opts.Algorithms,
 
 		EnterpriseAttestation:      len(opts.EnterpriseRPIDs) > 0,
 		EnterpriseAttester:         enterpriseAttester(opts, ks, ca),

@@ -67,7 +67,7 @@ func openKeystore(opts Options, logger *slog.Logger) (keystore.Keystore, error) 
 	if backend == "" {
 		backend = want
 	}
-	softOpts := soft.Options{Logger: logger}
+	softOpts := soft.Options{Logger: logger, RSABits: opts.RSABits}
 	tpmOpts := tpm.Options{Device: opts.TPM, Soft: softOpts}
 	var ks keystore.Keystore
 	switch backend {

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -15,6 +14,10 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+
+	"github.com/vauth/vauth/internal/cose"
 )
 
 // COSE key parameters (RFC 9052 §7.1, RFC 9053 §7, RFC 8230 §4) and key
@@ -32,24 +35,26 @@ const (
 	ktyEC2 = 2
 	ktyRSA = 3
 
-	crvP256    = 1
-	crvP384    = 2
-	crvP521    = 3
-	crvEd25519 = 6
+	crvP256      = 1
+	crvP384      = 2
+	crvP521      = 3
+	crvEd25519   = 6
+	crvSecp256k1 = 8 // RFC 8812 §3.1
 )
 
 // COSE algorithm identifiers (IANA COSE Algorithms registry) that WebAuthn
 // credentials and attestation statements use.
 const (
-	AlgES256 = -7
-	AlgEdDSA = -8
-	AlgES384 = -35
-	AlgES512 = -36
-	AlgPS256 = -37
-	AlgRS256 = -257
-	AlgRS384 = -258
-	AlgRS512 = -259
-	AlgRS1   = -65535
+	AlgES256  = -7
+	AlgEdDSA  = -8
+	AlgES384  = -35
+	AlgES512  = -36
+	AlgPS256  = -37
+	AlgES256K = -47 // RFC 8812 §3.2
+	AlgRS256  = -257
+	AlgRS384  = -258
+	AlgRS512  = -259
+	AlgRS1    = -65535
 )
 
 // AlgorithmName names a COSE algorithm as people know it ("ES256"), or
@@ -66,6 +71,8 @@ func AlgorithmName(alg int) string {
 		return "ES512"
 	case AlgPS256:
 		return "PS256"
+	case AlgES256K:
+		return "ES256K"
 	case AlgRS256:
 		return "RS256"
 	case AlgRS384:
@@ -101,7 +108,7 @@ type Key struct {
 // PublicKey returns the key for crypto/... functions.
 func (k *Key) PublicKey() crypto.PublicKey { return k.pub }
 
-// ParseCOSEKey reads a COSE_Key: EC2 (P-256, P-384, P-521), OKP (Ed25519)
+// ParseCOSEKey reads a COSE_Key: EC2 (P-256, P-384, P-521, secp256k1), OKP (Ed25519)
 // or RSA.
 func ParseCOSEKey(data []byte) (*Key, error) {
 	var m map[int]any
@@ -139,6 +146,13 @@ func keyFromMap(m map[int]any) (*Key, error) {
 			curve = elliptic.P384()
 		case crvP521:
 			curve = elliptic.P521()
+		case crvSecp256k1:
+			pub, err := (&cose.Key{Kty: cose.KtyEC2, Crv: cose.CrvSecp256k1, X: bytesOf(coseX), Y: bytesOf(coseY)}).PublicKey()
+			if err != nil {
+				return nil, fmt.Errorf("COSE key: %w", err)
+			}
+			k.pub = pub
+			return k, nil
 		default:
 			return nil, fmt.Errorf("COSE key: EC2 curve %v is not supported", m[coseCrv])
 		}
@@ -178,7 +192,7 @@ func keyFromMap(m map[int]any) (*Key, error) {
 	return k, nil
 }
 
-// KeyFromPublic describes pub (*ecdsa.PublicKey, ed25519.PublicKey or
+// KeyFromPublic describes pub (*ecdsa.PublicKey, *secp256k1.PublicKey, ed25519.PublicKey or
 // *rsa.PublicKey) with COSE algorithm alg (0: the usual one for the key).
 func KeyFromPublic(pub crypto.PublicKey, alg int) (*Key, error) {
 	k := &Key{Algorithm: alg, pub: pub}
@@ -197,6 +211,10 @@ func KeyFromPublic(pub crypto.PublicKey, alg int) (*Key, error) {
 		size := (len(raw) - 1) / 2
 		m[coseKty], m[coseCrv], m[coseX], m[coseY] = ktyEC2, crv, raw[1:1+size], raw[1+size:]
 		k.Algorithm = cmpOr(alg, usual)
+	case *secp256k1.PublicKey:
+		raw := p.SerializeUncompressed()
+		m[coseKty], m[coseCrv], m[coseX], m[coseY] = ktyEC2, crvSecp256k1, raw[1:33], raw[33:]
+		k.Algorithm = cmpOr(alg, AlgES256K)
 	case ed25519.PublicKey:
 		m[coseKty], m[coseCrv], m[coseX] = ktyOKP, crvEd25519, []byte(p)
 		k.Algorithm = cmpOr(alg, AlgEdDSA)
@@ -236,6 +254,10 @@ func (k *Key) fill() error {
 		size := (len(raw) - 1) / 2
 		k.Description = "ECDSA " + name
 		k.JWK = map[string]string{"kty": "EC", "crv": name, "x": b64(raw[1 : 1+size]), "y": b64(raw[1+size:])}
+	case *secp256k1.PublicKey:
+		raw := p.SerializeUncompressed()
+		k.Description = "ECDSA secp256k1"
+		k.JWK = map[string]string{"kty": "EC", "crv": "secp256k1", "x": b64(raw[1:33]), "y": b64(raw[33:])} // RFC 8812 §3.1
 	case ed25519.PublicKey:
 		k.Description = "Ed25519"
 		k.JWK = map[string]string{"kty": "OKP", "crv": "Ed25519", "x": b64(p)}
@@ -248,7 +270,7 @@ func (k *Key) fill() error {
 			k.JWK["alg"] = name
 		}
 	}
-	der, err := x509.MarshalPKIXPublicKey(k.pub)
+	der, err := cose.MarshalPKIX(k.pub) // crypto/x509's, and secp256k1
 	if err != nil {
 		return err
 	}
@@ -259,7 +281,7 @@ func (k *Key) fill() error {
 // jwkAlg is the JOSE name of a COSE algorithm (RFC 7518, RFC 8037).
 func jwkAlg(alg int) string {
 	switch alg {
-	case AlgES256, AlgES384, AlgES512, AlgPS256, AlgRS256, AlgRS384, AlgRS512, AlgEdDSA:
+	case AlgES256, AlgES384, AlgES512, AlgES256K, AlgPS256, AlgRS256, AlgRS384, AlgRS512, AlgEdDSA:
 		return AlgorithmName(alg)
 	}
 	return ""

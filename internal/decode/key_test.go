@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -17,6 +18,8 @@ import (
 func TestKeyForms(t *testing.T) {
 	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	k1, _ := secp256k1.GeneratePrivateKey()
 	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	for _, tc := range []struct {
@@ -27,6 +30,8 @@ func TestKeyForms(t *testing.T) {
 	}{
 		{"ES256", &p256.PublicKey, AlgES256, `"kty":"EC"`},
 		{"ES384", &p384.PublicKey, AlgES384, `"crv":"P-384"`},
+		{"ES512", &p521.PublicKey, AlgES512, `"crv":"P-521"`},
+		{"ES256K", k1.PubKey(), AlgES256K, `"crv":"secp256k1"`},
 		{"EdDSA", edPub, AlgEdDSA, `"kty":"OKP"`},
 		{"RS256", &rsaKey.PublicKey, AlgRS256, `"kty":"RSA"`},
 	} {

@@ -37,6 +37,18 @@ func TestVauthFormats(t *testing.T) {
 		{"none", "none", "none", keystore.ES256, false, func(*testing.T, keystore.Keystore) attestation.Attester { return attestation.None() }},
 		{"self ES256", "packed", "basic_surrogate", keystore.ES256, false, func(*testing.T, keystore.Keystore) attestation.Attester { return attestation.Self() }},
 		{"self EdDSA", "packed", "basic_surrogate", keystore.EdDSA, false, func(*testing.T, keystore.Keystore) attestation.Attester { return attestation.Self() }},
+		{"self ES384", "packed", "basic_surrogate", keystore.ES384, false, func(*testing.T, keystore.Keystore) attestation.Attester { return attestation.Self() }},
+		{"self ES512", "packed", "basic_surrogate", keystore.ES512, false, func(*testing.T, keystore.Keystore) attestation.Attester { return attestation.Self() }},
+		{"self ES256K", "packed", "basic_surrogate", keystore.ES256K, false, func(*testing.T, keystore.Keystore) attestation.Attester { return attestation.Self() }},
+		{"self RS256", "packed", "basic_surrogate", keystore.RS256, false, func(*testing.T, keystore.Keystore) attestation.Attester { return attestation.Self() }},
+		{"self PS256", "packed", "basic_surrogate", keystore.PS256, false, func(*testing.T, keystore.Keystore) attestation.Attester { return attestation.Self() }},
+		{"packed RS256", "packed", "basic_full", keystore.RS256, false, func(t *testing.T, ks keystore.Keystore) attestation.Attester {
+			a, err := attestation.New(attestation.KindPacked, aaguid, ks, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}},
 		{"packed", "packed", "basic_full", keystore.EdDSA, false, func(t *testing.T, ks keystore.Keystore) attestation.Attester {
 			a, err := attestation.New(attestation.KindPacked, aaguid, ks, nil)
 			if err != nil {

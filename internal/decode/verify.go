@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,10 @@ import (
 	"hash"
 	"math/big"
 	"slices"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+
+	"github.com/vauth/vauth/internal/cose"
 )
 
 // verifyAssertion checks an assertion signature over authenticatorData ||
@@ -35,6 +38,13 @@ func verifyAssertion(key *Key, authData, clientDataHash, sig []byte) Result {
 // algorithm (or, when it has none, the usual one for the key type).
 func verifySignature(key *Key, msg, sig []byte) error {
 	switch pub := key.pub.(type) {
+	case *secp256k1.PublicKey:
+		if key.Algorithm != AlgES256K && key.Algorithm != 0 {
+			return fmt.Errorf("secp256k1 key with %s", AlgorithmName(key.Algorithm))
+		}
+		if cose.Verify(AlgES256K, pub, msg, sig) != nil {
+			return errors.New("ECDSA signature does not verify")
+		}
 	case *ecdsa.PublicKey:
 		h, err := ecdsaHash(key.Algorithm, pub.Curve)
 		if err != nil {
@@ -95,7 +105,7 @@ func ecdsaHash(alg int, curve elliptic.Curve) (hash.Hash, error) {
 
 // parsePKIX reads a DER SubjectPublicKeyInfo.
 func parsePKIX(der []byte) (*Key, error) {
-	pub, err := x509.ParsePKIXPublicKey(der)
+	pub, err := cose.ParsePKIX(der) // crypto/x509's, and secp256k1
 	if err != nil {
 		return nil, fmt.Errorf("public key: %w", err)
 	}
@@ -122,7 +132,7 @@ func parseJWK(data []byte) (*Key, error) {
 		return b, nil
 	}
 	alg := 0
-	for _, a := range []int{AlgES256, AlgES384, AlgES512, AlgEdDSA, AlgRS256, AlgRS384, AlgRS512, AlgPS256} {
+	for _, a := range []int{AlgES256, AlgES384, AlgES512, AlgES256K, AlgEdDSA, AlgRS256, AlgRS384, AlgRS512, AlgPS256} {
 		if j["alg"] != "" && j["alg"] == AlgorithmName(a) {
 			alg = a
 		}
@@ -131,7 +141,7 @@ func parseJWK(data []byte) (*Key, error) {
 	switch j["kty"] {
 	case "EC":
 		curve := map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}[j["crv"]]
-		if curve == nil {
+		if curve == nil && j["crv"] != "secp256k1" {
 			return nil, fmt.Errorf("JWK: curve %q is not supported", j["crv"])
 		}
 		x, err := field("x")
@@ -141,6 +151,12 @@ func parseJWK(data []byte) (*Key, error) {
 		y, err := field("y")
 		if err != nil {
 			return nil, err
+		}
+		if curve == nil { // secp256k1, which crypto/ecdsa does not have
+			if pub, err = (&cose.Key{Kty: cose.KtyEC2, Crv: cose.CrvSecp256k1, X: x, Y: y}).PublicKey(); err != nil {
+				return nil, fmt.Errorf("JWK: %w", err)
+			}
+			break
 		}
 		size := (curve.Params().BitSize + 7) / 8
 		if len(x) != size || len(y) != size {

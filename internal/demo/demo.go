@@ -15,6 +15,7 @@ import (
 	"github.com/vauth/vauth/attestation"
 	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/internal/daemon"
+	"github.com/vauth/vauth/keystore"
 	"github.com/vauth/vauth/webauthn"
 )
 
@@ -140,11 +141,20 @@ func algorithm(coseKey []byte) string {
 	if err != nil {
 		return "unknown"
 	}
-	switch k.Alg {
-	case cose.AlgES256:
-		return "ES256 (ECDSA P-256, SHA-256)"
-	case cose.AlgEdDSA:
-		return "EdDSA (Ed25519)"
+	desc := map[int]string{
+		cose.AlgES256:  "ECDSA P-256, SHA-256",
+		cose.AlgES384:  "ECDSA P-384, SHA-384",
+		cose.AlgES512:  "ECDSA P-521, SHA-512",
+		cose.AlgES256K: "ECDSA secp256k1, SHA-256",
+		cose.AlgEdDSA:  "Ed25519",
+		cose.AlgRS256:  "RSASSA-PKCS1-v1_5, SHA-256",
+		cose.AlgPS256:  "RSASSA-PSS, SHA-256",
+	}[k.Alg]
+	if desc == "" {
+		return fmt.Sprint(k.Alg)
 	}
-	return fmt.Sprint(k.Alg)
+	if k.Kty == cose.KtyRSA {
+		desc = fmt.Sprintf("%s, %d bits", desc, 8*len(k.N))
+	}
+	return keystore.AlgorithmName(k.Alg) + " (" + desc + ")"
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vauth/vauth/attestation"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/presence"
+	"github.com/vauth/vauth/keystore"
 )
 
 func openDaemon(t *testing.T, att string, aaguid [16]byte) *daemon.Daemon {
@@ -29,7 +30,7 @@ func openDaemon(t *testing.T, att string, aaguid [16]byte) *daemon.Daemon {
 }
 
 // TestRelyingPartyVerifies runs every registration and assertion vauth
-// produces through go-webauthn: each attestation kind, both algorithms,
+// produces through go-webauthn: each attestation kind, every algorithm,
 // discoverable and not; flags, AAGUID and counters as a relying party sees
 // them.
 func TestRelyingPartyVerifies(t *testing.T) {
@@ -46,10 +47,11 @@ func TestRelyingPartyVerifies(t *testing.T) {
 		{"packed", "packed", "basic_full", protocol.PreferDirectAttestation},
 		{"packed", "none", "none", protocol.PreferNoAttestation}, // the client strips it
 	} {
-		for _, alg := range []struct {
-			name string
-			alg  webauthncose.COSEAlgorithmIdentifier
-		}{{"ES256", webauthncose.AlgES256}, {"EdDSA", webauthncose.AlgEdDSA}} {
+		for _, a := range keystore.Preferred() {
+			alg := struct {
+				name string
+				alg  webauthncose.COSEAlgorithmIdentifier
+			}{keystore.AlgorithmName(a), webauthncose.COSEAlgorithmIdentifier(a)}
 			for _, rk := range []protocol.ResidentKeyRequirement{protocol.ResidentKeyRequirementRequired, protocol.ResidentKeyRequirementDiscouraged} {
 				name := fmt.Sprintf("%s-%s-%s-%s", att.kind, att.conveyance, alg.name, rk)
 				t.Run(name, func(t *testing.T) {

@@ -33,7 +33,7 @@ type counter struct {
 // a counter and when the value passes the reserved mark, once per
 // CounterBlock values.
 func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
-	if c == nil || len(c.ID) == 0 || len(c.ID) > s.maxIDLen {
+	if c == nil || len(c.ID) == 0 || len(c.ID) > s.readIDLen {
 		return 0, keystore.ErrNotFound
 	}
 	if err := s.begin(); err != nil {

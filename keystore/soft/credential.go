@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"crypto"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/keystore"
 )
 
@@ -166,7 +166,7 @@ func (s *Store) assemble(req keystore.CreateRequest, pub crypto.PublicKey, blob 
 	if err != nil {
 		return nil, nil, err
 	}
-	pubDER, err := x509.MarshalPKIXPublicKey(pub)
+	pubDER, err := cose.MarshalPKIX(pub)
 	if err != nil {
 		return nil, nil, fmt.Errorf("soft: encode public key: %w", err)
 	}
@@ -312,7 +312,7 @@ func deleteCredential(tx *bolt.Tx, id []byte) error {
 // Lookup implements keystore.Keystore. A non-discoverable credential comes
 // back without PublicKey: its ID carries only what signing needs.
 func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, error) {
-	if len(id) == 0 || len(id) > s.maxIDLen {
+	if len(id) == 0 || len(id) > s.readIDLen {
 		return nil, keystore.ErrNotFound
 	}
 	if err := s.begin(); err != nil {

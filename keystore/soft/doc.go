@@ -20,6 +20,11 @@
 // key, or under the engine's own key when it is an HMACEngine
 // (keystore/tpm).
 //
+// The software Engine makes keys of every algorithm in keystore.Preferred
+// (ES256, EdDSA, ES384, ES512, RS256, PS256, ES256K); software.go lays out
+// its versioned key blobs, which keep RSA keys as their two primes so that
+// a non-discoverable RSA-2048 credential ID stays at 345 bytes at most.
+//
 // The store answers the optional index interfaces of keystore (a count of
 // discoverable credentials kept in the meta bucket by the transactions
 // that change it, the RPs from the per-RP index, a credential by its ID

@@ -2,7 +2,6 @@ package soft
 
 import (
 	"crypto/cipher"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/keystore"
 )
 
@@ -330,7 +330,7 @@ func parseRecord(val []byte) (*record, error) {
 
 // credential turns a record into the Credential it describes.
 func (r *record) credential(id []byte) (*keystore.Credential, error) {
-	pub, err := x509.ParsePKIXPublicKey(r.publicKey)
+	pub, err := cose.ParsePKIX(r.publicKey) // also secp256k1, unlike crypto/x509
 	if err != nil {
 		return nil, fmt.Errorf("soft: credential record public key: %w", err)
 	}

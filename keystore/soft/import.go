@@ -1,11 +1,14 @@
 package soft
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"fmt"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,32 +20,68 @@ import (
 // the software Engine. The TPM engine cannot: its keys are born in the TPM
 // and never leave it.
 type keyImporter interface {
-	importKey(key crypto.PrivateKey) (alg int, pub crypto.PublicKey, blob []byte, err error)
+	importKey(key crypto.PrivateKey, alg int) (int, crypto.PublicKey, []byte, error)
 }
 
-// importKey implements keyImporter: a P-256 ECDSA key (ES256) or an Ed25519
-// key (EdDSA) becomes the blob Generate would have made for it.
-func (e *Engine) importKey(key crypto.PrivateKey) (int, crypto.PublicKey, []byte, error) {
+// importKey implements keyImporter: an ECDSA key on P-256, P-384 or P-521
+// (ES256, ES384, ES512), an Ed25519 key (EdDSA) or an RSA key of the
+// engine's size or 2048 bits with two primes and e = 65537 (RS256, or
+// PS256 when alg says so) becomes the blob Generate would have made for
+// it. alg 0 takes the key's usual algorithm.
+func (e *Engine) importKey(key crypto.PrivateKey, alg int) (int, crypto.PublicKey, []byte, error) {
+	want := func(usual int, also ...int) (int, error) {
+		if alg == 0 || alg == usual || slices.Contains(also, alg) {
+			return cmp.Or(alg, usual), nil
+		}
+		return 0, fmt.Errorf("%w: a %T cannot make %s credentials", keystore.ErrUnsupportedAlgorithm, key, keystore.AlgorithmName(alg))
+	}
+	var err error
 	switch k := key.(type) {
 	case *ecdsa.PrivateKey:
-		if k.Curve != elliptic.P256() {
-			return 0, nil, nil, fmt.Errorf("%w: ECDSA on %s (ES256 needs P-256)", keystore.ErrUnsupportedAlgorithm, k.Curve.Params().Name)
+		usual := map[elliptic.Curve]int{elliptic.P256(): keystore.ES256, elliptic.P384(): keystore.ES384, elliptic.P521(): keystore.ES512}[k.Curve]
+		if usual == 0 {
+			return 0, nil, nil, fmt.Errorf("%w: ECDSA on %s (want P-256, P-384 or P-521)", keystore.ErrUnsupportedAlgorithm, k.Curve.Params().Name)
+		}
+		if alg, err = want(usual); err != nil {
+			return 0, nil, nil, err
 		}
 		raw, err := k.Bytes()
 		if err != nil {
-			return 0, nil, nil, fmt.Errorf("soft: encode P-256 key: %w", err)
+			return 0, nil, nil, fmt.Errorf("soft: encode ECDSA key: %w", err)
 		}
 		blob := append([]byte{softBlobVersion}, raw...)
 		clear(raw)
 		pub := k.PublicKey
-		return keystore.ES256, &pub, blob, nil
+		return alg, &pub, blob, nil
 	case ed25519.PrivateKey:
 		if len(k) != ed25519.PrivateKeySize {
 			return 0, nil, nil, fmt.Errorf("soft: Ed25519 private key of %d bytes", len(k))
 		}
-		return keystore.EdDSA, k.Public(), append([]byte{softBlobVersion}, k...), nil
+		if alg, err = want(keystore.EdDSA); err != nil {
+			return 0, nil, nil, err
+		}
+		return alg, k.Public(), append([]byte{softBlobVersion}, k...), nil
+	case *rsa.PrivateKey:
+		if alg, err = want(keystore.RS256, keystore.PS256); err != nil {
+			return 0, nil, nil, err
+		}
+		bits := k.N.BitLen()
+		half := bits / 16
+		if (bits != DefaultRSABits && bits != e.rsaBits) || k.E != rsaExponent || len(k.Primes) != 2 ||
+			k.Primes[0].BitLen() > 8*half || k.Primes[1].BitLen() > 8*half {
+			return 0, nil, nil, fmt.Errorf("%w: RSA key of %d bits, e = %d, %d primes (want %d or %d bits, e = %d, two primes of equal size)",
+				keystore.ErrUnsupportedAlgorithm, bits, k.E, len(k.Primes), DefaultRSABits, e.rsaBits, rsaExponent)
+		}
+		blob := make([]byte, 1+2*half)
+		blob[0] = softBlobVersion
+		k.Primes[0].FillBytes(blob[1 : 1+half])
+		k.Primes[1].FillBytes(blob[1+half:])
+		if _, err := rsaFromPrimes(blob[1:]); err != nil {
+			return 0, nil, nil, fmt.Errorf("%w: the RSA key does not check out", keystore.ErrUnsupportedAlgorithm)
+		}
+		return alg, &k.PublicKey, blob, nil
 	}
-	return 0, nil, nil, fmt.Errorf("%w: %T keys (want P-256 ECDSA or Ed25519)", keystore.ErrUnsupportedAlgorithm, key)
+	return 0, nil, nil, fmt.Errorf("%w: %T keys (want ECDSA, Ed25519 or RSA)", keystore.ErrUnsupportedAlgorithm, key)
 }
 
 // Import implements keystore.Importer: the key is sealed as Create seals a
@@ -55,7 +94,7 @@ func (s *Store) Import(req keystore.ImportRequest) (*keystore.Credential, error)
 		return nil, fmt.Errorf("import is not supported on a %s keystore, whose keys are born in it and never leave it: %w",
 			strings.ToUpper(s.engine.Name()), keystore.ErrImportUnsupported)
 	}
-	alg, pub, blob, err := ki.importKey(req.PrivateKey)
+	alg, pub, blob, err := ki.importKey(req.PrivateKey, req.Algorithm)
 	if err != nil {
 		return nil, err
 	}

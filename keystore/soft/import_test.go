@@ -13,30 +13,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/keystore"
 )
 
-// verify checks a signature of msg by the imported key's public half.
-func verify(t *testing.T, pub crypto.PublicKey, msg, sig []byte) {
-	t.Helper()
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		d := sha256.Sum256(msg)
-		if !ecdsa.VerifyASN1(k, d[:], sig) {
-			t.Fatal("ES256 signature does not verify with the imported key")
-		}
-	case ed25519.PublicKey:
-		if !ed25519.Verify(k, msg, sig) {
-			t.Fatal("EdDSA signature does not verify with the imported key")
-		}
-	default:
-		t.Fatalf("public key %T", pub)
-	}
-}
-
 // An imported key signs as the key it is, for discoverable and
-// non-discoverable credentials of both algorithms; the counter continues
-// from the imported value, also across a reopen.
+// non-discoverable credentials of every importable algorithm (RSA as RS256
+// or, when asked, PS256); the counter continues from the imported value,
+// also across a reopen.
 func TestImport(t *testing.T) {
 	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -46,24 +30,34 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, DefaultRSABits)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rpIDHash := sha256.Sum256([]byte("example.com"))
 	for _, tc := range []struct {
 		name         string
 		key          crypto.PrivateKey
 		pub          crypto.PublicKey
-		alg          int
+		ask, alg     int
 		discoverable bool
 		signCount    uint32
 	}{
-		{"ES256 discoverable", p256, &p256.PublicKey, keystore.ES256, true, 41},
-		{"ES256 non-discoverable", p256, &p256.PublicKey, keystore.ES256, false, 7},
-		{"EdDSA discoverable", edPriv, edPub, keystore.EdDSA, true, 0},
-		{"EdDSA non-discoverable, counter 0", edPriv, edPub, keystore.EdDSA, false, 0},
+		{"ES256 discoverable", p256, &p256.PublicKey, 0, keystore.ES256, true, 41},
+		{"ES256 non-discoverable", p256, &p256.PublicKey, keystore.ES256, keystore.ES256, false, 7},
+		{"EdDSA discoverable", edPriv, edPub, 0, keystore.EdDSA, true, 0},
+		{"EdDSA non-discoverable, counter 0", edPriv, edPub, 0, keystore.EdDSA, false, 0},
+		{"ES384 discoverable", p384, &p384.PublicKey, 0, keystore.ES384, true, 3},
+		{"ES512 non-discoverable", p521, &p521.PublicKey, 0, keystore.ES512, false, 3},
+		{"RS256 non-discoverable", rsaKey, &rsaKey.PublicKey, 0, keystore.RS256, false, 9},
+		{"PS256 discoverable", rsaKey, &rsaKey.PublicKey, keystore.PS256, keystore.PS256, true, 9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := mustOpen(t, dir, Options{})
-			req := keystore.ImportRequest{RPID: "example.com", RPIDHash: rpIDHash, PrivateKey: tc.key, Discoverable: tc.discoverable, SignCount: tc.signCount, CredProtect: 2}
+			req := keystore.ImportRequest{RPID: "example.com", RPIDHash: rpIDHash, PrivateKey: tc.key, Algorithm: tc.ask, Discoverable: tc.discoverable, SignCount: tc.signCount, CredProtect: 2}
 			if tc.discoverable {
 				req.User = keystore.User{ID: []byte("alice"), Name: "alice@example.com", DisplayName: "Alice"}
 			}
@@ -86,7 +80,9 @@ func TestImport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			verify(t, tc.pub, msg, sig)
+			if err := cose.Verify(tc.alg, tc.pub, msg, sig); err != nil {
+				t.Fatalf("signature of the imported key: %v", err)
+			}
 			if n, err := s.NextCounter(found); err != nil || n != tc.signCount+1 {
 				t.Errorf("first counter = %d, %v; want %d", n, err, tc.signCount+1)
 			}
@@ -146,7 +142,7 @@ func (b bornInside) Generate(alg int) (crypto.PublicKey, []byte, error) {
 }
 
 func TestImportRefused(t *testing.T) {
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +166,10 @@ func TestImportRefused(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{"P-384", soft, keystore.ImportRequest{RPIDHash: hash, PrivateKey: p384}, keystore.ErrUnsupportedAlgorithm, "P-384"},
-		{"RSA", soft, keystore.ImportRequest{RPIDHash: hash, PrivateKey: rsaKey}, keystore.ErrUnsupportedAlgorithm, "rsa"},
+		{"P-224", soft, keystore.ImportRequest{RPIDHash: hash, PrivateKey: p224}, keystore.ErrUnsupportedAlgorithm, "P-224"},
+		{"RSA-1024", soft, keystore.ImportRequest{RPIDHash: hash, PrivateKey: rsaKey}, keystore.ErrUnsupportedAlgorithm, "1024 bits"},
+		{"P-256 as ES384", soft, keystore.ImportRequest{RPIDHash: hash, PrivateKey: p256, Algorithm: keystore.ES384}, keystore.ErrUnsupportedAlgorithm, "ES384"},
+		{"RSA as ES256", soft, keystore.ImportRequest{RPIDHash: hash, PrivateKey: rsaKey, Algorithm: keystore.ES256}, keystore.ErrUnsupportedAlgorithm, "ES256"},
 		{"discoverable without a user", soft, keystore.ImportRequest{RPID: "example.com", RPIDHash: hash, PrivateKey: p256, Discoverable: true}, nil, "user ID"},
 		{"TPM keystore", tpmLike, keystore.ImportRequest{RPIDHash: hash, PrivateKey: p256}, keystore.ErrImportUnsupported, "not supported on a TPM keystore"},
 	} {

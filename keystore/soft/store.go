@@ -1,6 +1,7 @@
 package soft
 
 import (
+	"cmp"
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -45,8 +46,12 @@ var errClosed = errors.New("soft: store is closed")
 // master-key file. Store.Close leaves a given Engine and Sealer open: whoever
 // made them closes them.
 type Options struct {
-	// Engine makes and uses credential keys; nil means NewEngine().
+	// Engine makes and uses credential keys; nil means NewEngineRSA(RSABits).
 	Engine KeyEngine
+	// RSABits is the size of the RSA keys (RS256, PS256) of the default
+	// engine: DefaultRSABits (0 means this) or RSABits3072. It is ignored
+	// when Engine is set.
+	RSABits int
 	// Sealer protects the master key that master.key holds; nil means the
 	// default: the key as it is, or wrapped with argon2id when Passphrase is
 	// set.
@@ -80,6 +85,10 @@ type Store struct {
 	rand     io.Reader
 	log      *slog.Logger
 	maxIDLen int
+	// readIDLen bounds the IDs the store looks at: maxIDLen, or the ID of
+	// an RSA-3072 key when the engine now makes shorter ones, so that
+	// lowering Options.RSABits loses no credential.
+	readIDLen int
 
 	// mu is held for reading by every operation and for writing by Reset and
 	// Close, which replace keys and end the store.
@@ -124,7 +133,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.rand = rand.Reader
 	}
 	if s.engine == nil {
-		s.engine = NewEngine()
+		e, err := NewEngineRSA(cmp.Or(opts.RSABits, DefaultRSABits))
+		if err != nil {
+			return nil, err
+		}
+		s.engine = e
 	}
 	if s.sealer == nil {
 		fsl := &fileSealer{rand: s.rand}
@@ -144,6 +157,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.algs = s.engine.Algorithms()
 	s.maxIDLen = max(sealOverhead+ndPayloadMaxV3+s.engine.MaxBlobLen(), discoverableIDLen)
+	s.readIDLen = max(s.maxIDLen, sealOverhead+ndPayloadMaxV3+blobLen(keystore.RS256, RSABits3072))
 
 	if err := prepareDir(dir, s.log); err != nil {
 		return nil, err

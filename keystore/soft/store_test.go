@@ -474,10 +474,10 @@ func TestNothingStoredForNonDiscoverable(t *testing.T) {
 	if n := count(bucketCounters); n != 1 {
 		t.Errorf("%d counter records after the first counter, want 1", n)
 	}
-	if want := 1 + 24 + 16 + 4 + 1 + 8 + 1 + 1 + es256BlobLen; len(c.ID) != want { // flags, no credBlob
+	if want := 1 + 24 + 16 + 4 + 1 + 8 + 1 + 1 + 1 + 32; len(c.ID) != want { // flags, no credBlob
 		t.Errorf("ES256 credential ID is %d bytes, want %d", len(c.ID), want)
 	}
-	if got, want := s.MaxCredentialIDLength(), 1+24+16+4+1+8+1+1+keystore.MaxCredBlobLength+eddsaBlobLen; got != want {
+	if got, want := s.MaxCredentialIDLength(), 1+24+16+4+1+8+1+1+keystore.MaxCredBlobLength+1+DefaultRSABits/8; got != want { // the RSA blob is the longest
 		t.Errorf("MaxCredentialIDLength = %d, want %d", got, want)
 	}
 }

@@ -53,7 +53,7 @@ func parseUsage(val []byte) (usage, error) {
 // counter up to one block low and a coarse last use. A credential never
 // used has counter 0 and the zero time.
 func (s *Store) Usage(id []byte) (uint32, time.Time, error) {
-	if len(id) == 0 || len(id) > s.maxIDLen {
+	if len(id) == 0 || len(id) > s.readIDLen {
 		return 0, time.Time{}, keystore.ErrNotFound
 	}
 	if err := s.begin(); err != nil {

@@ -107,7 +107,7 @@ func TestUsageMalformed(t *testing.T) {
 	if _, _, err := s.Usage(c.ID); err == nil || errors.Is(err, keystore.ErrNotFound) {
 		t.Errorf("Usage with a truncated record: %v, want a malformed-record error", err)
 	}
-	for _, id := range [][]byte{nil, make([]byte, s.MaxCredentialIDLength()+1)} {
+	for _, id := range [][]byte{nil, make([]byte, s.readIDLen+1)} {
 		if _, _, err := s.Usage(id); !errors.Is(err, keystore.ErrNotFound) {
 			t.Errorf("Usage of a %d-byte ID: %v, want ErrNotFound", len(id), err)
 		}

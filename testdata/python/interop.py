@@ -11,6 +11,8 @@ Prints one line per check and exits non-zero on the first failure.
 import socket
 import sys
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fido2 import cbor
 from fido2.attestation import Attestation
 from fido2.client import ClientError, Fido2Client
@@ -19,12 +21,16 @@ from fido2.ctap2 import Ctap2
 from fido2.hid import CtapHidDevice
 from fido2.hid.base import CtapHidConnection, HidDescriptor
 from fido2.server import Fido2Server
+from fido2.utils import bytes2int
 from fido2.webauthn import PublicKeyCredentialParameters
 
 RP = {"id": "example.com", "name": "Example"}
 ORIGIN = "https://example.com"
 REPORT = 64
-ES256, EDDSA = -7, -8
+ES256, EDDSA, RS256, PS256 = -7, -8, -257, -37
+# The credential algorithms python-fido2 0.9 verifies (fido2.cose has no
+# ES384, ES512 or ES256K), all of which vauth's soft keystore makes.
+ALGORITHMS = ((ES256, "ES256"), (EDDSA, "EdDSA"), (RS256, "RS256"), (PS256, "PS256"))
 
 
 class CableConnection(CtapHidConnection):
@@ -88,17 +94,31 @@ def authenticate(client, srv, creds, allow):
     return responses
 
 
+def authenticate_pss(client, srv, cred):
+    """A PS256 sign-in, verified with RFC 8230 section 2's salt (as long as
+    the hash), as WebAuthn relying parties and go-webauthn verify it.
+    python-fido2 0.9's PS256.verify insists on the longest salt instead,
+    so its Fido2Server cannot check a conforming PS256 signature."""
+    options, _ = srv.authenticate_begin([cred], user_verification="discouraged")
+    r = client.get_assertion(options["publicKey"]).get_response(0)
+    n, e = bytes2int(cred.public_key[-1]), bytes2int(cred.public_key[-2])
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=hashes.SHA256.digest_size)
+    rsa.RSAPublicNumbers(e, n).public_key().verify(
+        r.signature, r.authenticator_data + r.client_data.hash, pss, hashes.SHA256())
+    return r
+
+
 def main(path):
     dev = open_device(path)
     info = Ctap2(dev).get_info()
     check("getInfo lists FIDO_2_0", "FIDO_2_0" in info.versions)
     check("getInfo advertises discoverable credentials", info.options.get("rk") is True)
     algs = [a["alg"] for a in info.algorithms]
-    check("getInfo lists ES256 and EdDSA", ES256 in algs and EDDSA in algs)
+    check("getInfo lists ES256, EdDSA, RS256 and PS256: %s" % algs, all(a in algs for a, _ in ALGORITHMS))
     client = Fido2Client(dev, ORIGIN)
 
-    # Non-discoverable credentials, both algorithms, signed in with an allowList.
-    for alg, name in ((ES256, "ES256"), (EDDSA, "EdDSA")):
+    # Non-discoverable credentials, every algorithm, signed in with an allowList.
+    for alg, name in ALGORITHMS:
         srv = server(alg)
         user = {"id": ("nd-" + name).encode(), "name": "nd-" + name}
         auth_data, att = register(client, srv, user, resident=False)
@@ -106,7 +126,10 @@ def main(path):
         check("register non-discoverable %s (fmt %s) verified" % (name, att.fmt), cred.public_key[3] == alg)
         last = auth_data.counter
         for i in range(2):
-            (r,) = authenticate(client, srv, [cred], allow=True)
+            if alg == PS256:
+                r = authenticate_pss(client, srv, cred)
+            else:
+                (r,) = authenticate(client, srv, [cred], allow=True)
             check("assert %s #%d verified, counter %d > %d" % (name, i + 1, r.authenticator_data.counter, last),
                   r.authenticator_data.counter > last)
             last = r.authenticator_data.counter
@@ -122,11 +145,11 @@ def main(path):
         check("excludeList refuses a second credential (CREDENTIAL_EXCLUDED)",
               isinstance(e.cause, CtapError) and e.cause.code == CtapError.ERR.CREDENTIAL_EXCLUDED)
 
-    # Several discoverable accounts for one RP, both algorithms.
+    # Several discoverable accounts for one RP, of several algorithms.
     rp2 = {"id": "accounts.example.com", "name": "Accounts"}
     client2 = Fido2Client(dev, "https://accounts.example.com")
     creds, users = [], []
-    for i, alg in enumerate((ES256, EDDSA, ES256)):
+    for i, alg in enumerate((ES256, EDDSA, RS256)):
         srv = Fido2Server(rp2, attestation="direct", verify_attestation=verify_attestation)
         srv.allowed_algorithms = [PublicKeyCredentialParameters("public-key", alg)]
         user = {"id": ("acct-%d" % i).encode(), "name": "user%d@example.com" % i, "displayName": "User %d" % i}

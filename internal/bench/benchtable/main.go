@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vauth/vauth/internal/bench"
+	"github.com/vauth/vauth/keystore"
 )
 
 type row struct {
@@ -78,12 +79,24 @@ const rounds = 3
 func printBench(ctx context.Context, bin, tmp string) bool {
 	floors := map[string]func(*testing.B){
 		"ECDSA P-256 sign":          bench.ECDSASign,
+		"ECDSA P-384 sign":          bench.BareSign(keystore.ES384),
+		"ECDSA P-521 sign":          bench.BareSign(keystore.ES512),
+		"ECDSA secp256k1 sign":      bench.BareSign(keystore.ES256K),
+		"Ed25519 sign":              bench.BareSign(keystore.EdDSA),
+		"RSA-2048 PKCS#1 v1.5 sign": bench.BareSign(keystore.RS256),
+		"RSA-2048 PSS sign":         bench.BareSign(keystore.PS256),
 		"TPM2_Sign (swtpm)":         bench.TPMSign,
 		"PING round trip (pipe)":    bench.Ping,
 		"GetAssertion (soft, pipe)": bench.GetAssertion,
 	}
 	rows := []row{
 		{"GetAssertion (soft, pipe)", bench.GetAssertion, "ECDSA P-256 sign", 1.5},
+		{"GetAssertion EdDSA (soft, pipe)", bench.GetAssertionAlg(keystore.EdDSA), "Ed25519 sign", 1.5},
+		{"GetAssertion ES384 (soft, pipe)", bench.GetAssertionAlg(keystore.ES384), "ECDSA P-384 sign", 1.5},
+		{"GetAssertion ES512 (soft, pipe)", bench.GetAssertionAlg(keystore.ES512), "ECDSA P-521 sign", 1.5},
+		{"GetAssertion RS256 (soft, pipe)", bench.GetAssertionAlg(keystore.RS256), "RSA-2048 PKCS#1 v1.5 sign", 1.5},
+		{"GetAssertion PS256 (soft, pipe)", bench.GetAssertionAlg(keystore.PS256), "RSA-2048 PSS sign", 1.5},
+		{"GetAssertion ES256K (soft, pipe)", bench.GetAssertionAlg(keystore.ES256K), "ECDSA secp256k1 sign", 1.5},
 		{"MakeCredential (soft, pipe, packed)", bench.MakeCredential, "ECDSA P-256 sign", 2.5},
 		{"GetAssertion (tpm/swtpm, pipe)", bench.GetAssertionTPM, "TPM2_Sign (swtpm)", 1.3},
 		{"MakeCredential (tpm/swtpm, tpm att.)", bench.MakeCredentialTPM, "TPM2_Sign (swtpm)", 0},
