@@ -36,7 +36,7 @@ func TestGetInfoArrayOrder(t *testing.T) {
 		transports []string
 		algorithms []int
 	}{
-		{"defaults", func(*Config) {}, []string{"U2F_V2", "FIDO_2_0", "FIDO_2_1", "FIDO_2_1_PRE"}, []string{"usb"}, []int{keystore.ES256, keystore.EdDSA}},
+		{"defaults", func(*Config) {}, []string{"U2F_V2", "FIDO_2_0", "FIDO_2_1", "FIDO_2_1_PRE"}, []string{"usb"}, []int{keystore.ES256, keystore.EdDSA, keystore.ES384, keystore.ES512, keystore.RS256, keystore.PS256, keystore.ES256K}},
 		{"configured", func(c *Config) {
 			c.Transports = []string{"internal", "usb", "nfc"}
 			c.Algorithms = []int{keystore.EdDSA, keystore.ES256}
