@@ -20,8 +20,8 @@ func TestProfileFlag(t *testing.T) {
 		shown    string // the report's profile: none for the default
 		versions []string
 	}{
-		{"ctap2.1", "", []string{"FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1", "U2F_V2"}},
-		{"ctap2.0", "ctap2.0", []string{"FIDO_2_0", "U2F_V2"}},
+		{"ctap2.1", "", []string{"U2F_V2", "FIDO_2_0", "FIDO_2_1", "FIDO_2_1_PRE"}},
+		{"ctap2.0", "ctap2.0", []string{"U2F_V2", "FIDO_2_0"}},
 		{"u2f", "u2f", nil},
 	} {
 		out, stderr, status := vauth(t, "info", "--store", store, "--keystore", "soft", "--profile", tc.profile, "--json")
