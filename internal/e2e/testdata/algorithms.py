@@ -2,12 +2,12 @@
 
 Usage: /usr/bin/python3 algorithms.py /dev/hidrawN
 
-Registers a non-discoverable credential of each of RS256, PS256, ES384,
-EdDSA and ES256 through Fido2Client, verifies each registration with
-Fido2Server and checks the attested key's COSE algorithm, then signs in
-with each, verifying the assertion with python-fido2's key classes or, for
-ES384 (which python-fido2 0.9 has no class for) and PS256, with
-cryptography directly.
+Registers a non-discoverable credential of each algorithm vauth offers
+(RS256, PS256, ES384, ES512, ES256K, EdDSA, ES256) through Fido2Client,
+verifies each registration with Fido2Server and checks the attested key's
+COSE algorithm, then signs in with each, verifying the assertion with
+python-fido2's key classes or, for ES384, ES512 and ES256K (which
+python-fido2 0.9 has no class for) and PS256, with cryptography directly.
 
 Then the allowList a relying party sends for a user with several security
 keys: each credential among foreign IDs of RSA and EC length, longer than
@@ -33,8 +33,23 @@ from fido2.utils import sha256
 
 from hidraw import ORIGIN, RP, check, find_device, register
 
-ALGORITHMS = ((-257, "RS256"), (-37, "PS256"), (-35, "ES384"), (-8, "EdDSA"), (-7, "ES256"))
-ES384, PS256 = -35, -37
+ALGORITHMS = (
+    (-257, "RS256"),
+    (-37, "PS256"),
+    (-35, "ES384"),
+    (-36, "ES512"),
+    (-47, "ES256K"),
+    (-8, "EdDSA"),
+    (-7, "ES256"),
+)
+PS256 = -37
+# The EC2 algorithms python-fido2 0.9 has no key class for: their curves
+# and hashes (RFC 8152 §8.1, RFC 8812 §3.2).
+EC2_ALGORITHMS = {
+    -35: (ec.SECP384R1(), hashes.SHA384()),
+    -36: (ec.SECP521R1(), hashes.SHA512()),
+    -47: (ec.SECP256K1(), hashes.SHA256()),
+}
 # COSE_Key labels (RFC 8152 §13.1.1, RFC 8230 §4): an EC2 key's x and y
 # coordinates, an RSA key's modulus and exponent.
 COSE_X, COSE_Y = -2, -3
@@ -45,11 +60,12 @@ def verify(cred, auth_data, client_data_hash, signature):
     """Verifies an assertion signature with the credential's key."""
     key = cred.public_key
     message = auth_data + client_data_hash
-    if key[3] == ES384:  # python-fido2 0.9 has no key class for it
+    if key[3] in EC2_ALGORITHMS:
+        curve, hash_alg = EC2_ALGORITHMS[key[3]]
         pub = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(key[COSE_X], "big"), int.from_bytes(key[COSE_Y], "big"), ec.SECP384R1()
+            int.from_bytes(key[COSE_X], "big"), int.from_bytes(key[COSE_Y], "big"), curve
         ).public_key()
-        pub.verify(signature, message, ec.ECDSA(hashes.SHA384()))
+        pub.verify(signature, message, ec.ECDSA(hash_alg))
     elif key[3] == PS256:
         # RFC 8230 §2: the salt is as long as the hash output. python-fido2
         # 0.9's PS256.verify asks cryptography for PSS.MAX_LENGTH, which
@@ -124,6 +140,11 @@ def main(path):
         )
         r = sign_in(client, cred)
         check("%s assertion verified" % name, r.credential_id == cred.credential_id)
+        try:
+            verify(cred, r.authenticator_data, sha256(b"other client data"), r.signature)
+            check("%s assertion does not verify over other data" % name, False)
+        except InvalidSignature:
+            check("%s assertion does not verify over other data" % name, True)
         creds[name] = cred
 
     longest = max(len(c.credential_id) for c in creds.values())
@@ -146,8 +167,9 @@ def main(path):
         # CTAP1_ERR_INVALID_LENGTH.
         check("an allowList of 4 IDs of %d bytes, over maxMsgSize, gets %s" % (longest, e.code.name),
               e.code == CtapError.ERR.INVALID_LENGTH)
-    for at, (name, cred) in enumerate(creds.items()):
+    for i, (name, cred) in enumerate(creds.items()):
         # Each credential at another place in the list.
+        at = i % (len(foreign) + 1)
         ids = foreign[:at] + [cred.credential_id] + foreign[at:]
         allow = [descriptor(i) for i in ids]
         try:
@@ -160,7 +182,7 @@ def main(path):
             )
         part, probes = find_in_chunks(ctap2, allow, chunk)
         check(
-            "%s: at %d, found in list %d of the allowList split in %d" % (name, at, probes, chunk),
+            "%s: at %d, found in list %d of the allowList split into lists of %d" % (name, at, probes, chunk),
             part is not None and descriptor(cred.credential_id) in part and probes == at // chunk + 1,
         )
         client_data_hash = sha256(b"chunked sign-in " + name.encode())
