@@ -106,8 +106,11 @@ func checkAttestedKey(t *testing.T, c credential, alg int) {
 		t.Fatalf("authenticator data is not a CBOR byte string: %v", err)
 	}
 	ad, err := client.ParseAuthData(raw)
-	if err != nil || ad.Flags&client.FlagAT == 0 {
-		t.Fatalf("authenticator data without attested credential data (flags %#x): %v", ad.Flags, err)
+	if err != nil {
+		t.Fatalf("authenticator data: %v", err)
+	}
+	if ad.Flags&client.FlagAT == 0 {
+		t.Fatalf("authenticator data without attested credential data (flags %#x)", ad.Flags)
 	}
 	if got := b64(ad.CredentialID); got != c.id {
 		t.Errorf("attested credential ID %s, fido2-cred -V printed %s", got, c.id)
