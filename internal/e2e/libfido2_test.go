@@ -29,11 +29,12 @@ func requireFido2Tools(t *testing.T) fido2Tools {
 // credential is what fido2-cred -M made and fido2-cred -V verified.
 type credential struct {
 	rpID      string
-	alg       string // fido2-cred's type: es256 or eddsa
+	alg       string // fido2-cred's type: es256, es384, rs256 or eddsa
 	resident  bool
 	userID    string // base64
 	id        string // base64 credential ID
 	publicKey string // path of the PEM public key fido2-cred -V wrote
+	authData  string // base64, as fido2-cred -M printed it
 }
 
 // makeCredential makes a credential on dev with fido2-cred -M and verifies
@@ -63,7 +64,7 @@ func makeCredential(t *testing.T, tools fido2Tools, dev, rpID, alg string, resid
 	if !ok || id != fields[4] || !strings.HasPrefix(pem, "-----BEGIN PUBLIC KEY-----") {
 		t.Fatalf("fido2-cred -V printed %q, want the credential ID %s and a PEM public key", verified, fields[4])
 	}
-	c.id = id
+	c.id, c.authData = id, fields[3]
 	c.publicKey = filepath.Join(t.TempDir(), "pubkey.pem")
 	if err := os.WriteFile(c.publicKey, []byte(pem), 0o600); err != nil {
 		t.Fatal(err)
