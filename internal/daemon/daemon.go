@@ -55,6 +55,8 @@ type Options struct {
 
 // Daemon is an open authenticator with its store.
 type Daemon struct {
+	// Attestation is the attestation kind in effect (attestation.Kind*).
+	Attestation   string
 	Keystore      keystore.Keystore
 	Authenticator *ctap2.Authenticator
 	Device        *hid.Device
@@ -97,6 +99,23 @@ func Open(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// New builds the authenticator on a keystore the caller opened (a TPM
+// store on a simulator, in tests); Options.Store and Keystore are not used
+// and Close closes ks.
+func New(ks keystore.Keystore, opts Options) (*Daemon, error) {
+	if opts.Presence == nil {
+		return nil, errors.New("daemon: Presence is required")
+	}
+	if opts.AAGUID == ([16]byte{}) {
+		opts.AAGUID = attestation.DefaultAAGUID
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return build(ks, opts, logger)
 }
 
 func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, error) {
@@ -144,6 +163,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		return nil, errors.Join(err, log.Close())
 	}
 	return &Daemon{
+		Attestation:   opts.Attestation,
 		Keystore:      ks,
 		Authenticator: auth,
 		Device:        hid.NewDevice(auth, hid.WithLogger(logger)),
