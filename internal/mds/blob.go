@@ -246,3 +246,10 @@ func sign(p Payload, root *attestation.CA, now time.Time) ([]byte, error) {
 	}
 	return []byte(s), nil
 }
+
+// Check reports whether the settings name valid AAGUIDs and statuses, for
+// an authenticator whose own AAGUID is own.
+func (s Settings) Check(own [16]byte) error {
+	_, _, err := s.entries(own)
+	return err
+}
