@@ -39,6 +39,10 @@ type authFlags struct {
 	enterprise  []string
 	algorithms  string
 	rsaBits     int
+	// aaguids is --aaguid of a command that takes it repeatedly (vauth
+	// metadata --blob): the first is the authenticator's.
+	aaguids      []string
+	multiAAGUIDs bool
 }
 
 func (f *authFlags) register(cmd *cobra.Command) {
@@ -46,7 +50,12 @@ func (f *authFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.tpm, "tpm", "", "the TPM: a device (default /dev/tpmrm0) or tcp:HOST:PORT (swtpm, simulators)")
 	cmd.Flags().StringVar(&f.attestation, "attestation", "", "attestation: none, self (packed self attestation), packed (basic, x5c from vauth's CA) or tpm; default tpm on a TPM store, else packed")
 	cmd.Flags().StringSliceVar(&f.enterprise, "enterprise-rp", nil, "offer enterprise attestation (ep) and give these RP IDs a uniquely identifying statement (repeatable; a platform enables ep through authenticatorConfig)")
-	cmd.Flags().StringVar(&f.aaguid, "aaguid", attestation.FormatAAGUID(attestation.DefaultAAGUID), "the authenticator's AAGUID")
+	aaguidHelp := "the authenticator's AAGUID: a UUID or a preset test identity (" + strings.Join(attestation.PresetNames(), ", ") + "; vauth only borrows their AAGUIDs)"
+	if f.multiAAGUIDs {
+		cmd.Flags().StringSliceVar(&f.aaguids, "aaguid", []string{attestation.FormatAAGUID(attestation.DefaultAAGUID)}, aaguidHelp+"; repeatable: the BLOB's entries")
+	} else {
+		cmd.Flags().StringVar(&f.aaguid, "aaguid", attestation.FormatAAGUID(attestation.DefaultAAGUID), aaguidHelp)
+	}
 	cmd.Flags().StringVar(&f.algorithms, "algorithms", "", "offer only these credential algorithms, most preferred first: names ("+strings.Join(algorithmNames(keystore.Preferred()), ",")+") or COSE numbers, comma-separated (default: all the keystore makes, in that order)")
 	cmd.Flags().IntVar(&f.rsaBits, "rsa-bits", soft.DefaultRSABits, "size of new RS256 and PS256 keys on the soft keystore: 2048 or 3072 (3072 makes longer credential IDs)")
 	cmd.Flags().StringVar(&f.uv, "uv", "never", "built-in user verification: never (none: getInfo has no uv), always (every verification succeeds: CI), prompt (ask on the terminal)")
@@ -81,7 +90,11 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 	if err != nil {
 		return daemon.Options{}, err
 	}
-	aaguid, err := attestation.ParseAAGUID(f.aaguid)
+	a := f.aaguid
+	if len(f.aaguids) > 0 {
+		a = f.aaguids[0]
+	}
+	aaguid, err := attestation.ResolveAAGUID(a)
 	if err != nil {
 		return daemon.Options{}, usageError{fmt.Errorf("--aaguid: %w", err)}
 	}
