@@ -98,3 +98,23 @@ func TestMetadataCommand(t *testing.T) {
 		t.Fatalf("running vauth's BLOB entries %v", got)
 	}
 }
+
+// vauth demo's policy mode prints one registration line per outcome.
+func TestDemoPolicy(t *testing.T) {
+	out, stderr, status := vauth(t, "demo", "--enforce-attestation", "--block-aaguid", "microsoft-authenticator-android")
+	if status != exitOK {
+		t.Fatalf("vauth demo --enforce-attestation: exit %d\n%s\n%s", status, out, stderr)
+	}
+	for _, want := range []string{
+		`registration aaguid=b8128e44-67f9-4fa1-824e-527d65b2e874 user="alice@example.com" result=accepted`,
+		`registration aaguid=de1e552d-db1d-4423-a619-566b625cdc84 user="bob@example.com" result=refused reason="aaguid on the block list"`,
+		`registration aaguid=b8128e44-67f9-4fa1-824e-527d65b2e874 user="carol@example.com" result=refused reason="untrusted attestation: `,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %s\n%s", want, out)
+		}
+	}
+	if _, stderr, status := vauth(t, "demo", "--allow-aaguid", "nope"); status != exitUsage || !strings.Contains(stderr, "--allow-aaguid") {
+		t.Errorf("bad --allow-aaguid: exit %d %s", status, stderr)
+	}
+}
