@@ -71,7 +71,10 @@ func newMetadataCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if set != nil {
+			// With its entries named, a BLOB's settings are checked here;
+			// else the entry is the authenticator's own AAGUID, which a
+			// running vauth knows and checks.
+			if set != nil && len(set.AAGUIDs) > 0 {
 				if err := set.Check(opts.AAGUID); err != nil {
 					return usageError{err}
 				}

@@ -97,6 +97,14 @@ func TestMetadataCommand(t *testing.T) {
 	if got := blobStatuses(t, blob, rootOut); len(got) != 1 || got[yubikey] != mds.DefaultStatus {
 		t.Fatalf("running vauth's BLOB entries %v", got)
 	}
+	// A status for the running vauth's own AAGUID, which the flags do not name.
+	blob, stderr, _ = vauth(t, "metadata", "--store", served, "--blob", "--status", "yubikey-5=FIDO_CERTIFIED_L1")
+	if got := blobStatuses(t, blob, rootOut); len(got) != 1 || got[yubikey] != "FIDO_CERTIFIED_L1" {
+		t.Fatalf("running vauth's BLOB with a status: entries %v, %s", got, stderr)
+	}
+	if _, stderr, status := vauth(t, "metadata", "--store", served, "--blob", "--status", "vauth=REVOKED"); status != exitError || !strings.Contains(stderr, "no entry") {
+		t.Fatalf("status for an AAGUID the running vauth's BLOB lacks: exit %d, %s", status, stderr)
+	}
 }
 
 // vauth demo's policy mode prints one registration line per outcome.

@@ -74,10 +74,23 @@ func (s *Settings) ParseStatus(arg string) error {
 	if !ok {
 		return fmt.Errorf("status %q: want AAGUID=STATUS", arg)
 	}
+	if _, err := attestation.ResolveAAGUID(a); err != nil {
+		return err
+	}
+	if err := checkStatus(status); err != nil {
+		return err
+	}
 	if s.Status == nil {
 		s.Status = map[string]string{}
 	}
 	s.Status[a] = status
+	return nil
+}
+
+func checkStatus(status string) error {
+	if !slices.Contains(Statuses, status) {
+		return fmt.Errorf("status %q: want one of %s", status, strings.Join(Statuses, ", "))
+	}
 	return nil
 }
 
@@ -105,8 +118,8 @@ func (s Settings) entries(own [16]byte) ([][16]byte, map[[16]byte]string, error)
 		if !slices.Contains(list, aaguid) {
 			return nil, nil, fmt.Errorf("status for %s: the BLOB has no entry for it (add it to the AAGUIDs)", a)
 		}
-		if !slices.Contains(Statuses, status) {
-			return nil, nil, fmt.Errorf("status %q: want one of %s", status, strings.Join(Statuses, ", "))
+		if err := checkStatus(status); err != nil {
+			return nil, nil, err
 		}
 		statuses[aaguid] = status
 	}
