@@ -82,18 +82,11 @@ func Open(opts Options) (*Daemon, error) {
 	if opts.Store == "" || opts.Presence == nil {
 		return nil, errors.New("daemon: Store and Presence are required")
 	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.AAGUID == ([16]byte{}) {
-		opts.AAGUID = attestation.DefaultAAGUID
-	}
-	ks, err := openKeystore(opts, logger)
+	ks, err := openKeystore(opts, withDefaults(&opts))
 	if err != nil {
 		return nil, err
 	}
-	d, err := build(ks, opts, logger)
+	d, err := New(ks, opts)
 	if err != nil {
 		ks.Close()
 		return nil, err
@@ -101,21 +94,25 @@ func Open(opts Options) (*Daemon, error) {
 	return d, nil
 }
 
-// New builds the authenticator on a keystore the caller opened (a TPM
-// store on a simulator, in tests); Options.Store and Keystore are not used
-// and Close closes ks.
+// New builds the authenticator on a keystore already open (Open's, or a
+// TPM store on a simulator in tests); Options.Keystore and TPM are not
+// used, and Close closes ks.
 func New(ks keystore.Keystore, opts Options) (*Daemon, error) {
 	if opts.Presence == nil {
 		return nil, errors.New("daemon: Presence is required")
 	}
+	return build(ks, opts, withDefaults(&opts))
+}
+
+// withDefaults fills in the default AAGUID and returns the logger to use.
+func withDefaults(opts *Options) *slog.Logger {
 	if opts.AAGUID == ([16]byte{}) {
 		opts.AAGUID = attestation.DefaultAAGUID
 	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	if opts.Logger == nil {
+		return slog.New(slog.DiscardHandler)
 	}
-	return build(ks, opts, logger)
+	return opts.Logger
 }
 
 func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, error) {

@@ -3,6 +3,8 @@ package demo
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -55,6 +57,17 @@ func TestServePolicy(t *testing.T) {
 	}
 	if err := srv.SetPolicy(Policy{}, src, &log); err != nil {
 		t.Fatal(err)
+	}
+	page, err := http.Get(ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	for _, id := range []string{`id="enforce"`, `id="allow"`, `id="block"`, `"/api/policy"`} {
+		if !bytes.Contains(html, []byte(id)) {
+			t.Errorf("the page lacks the policy switch %s", id)
+		}
 	}
 	var p Policy
 	if err := post(t, ts.URL+"/api/policy", []byte(`{"enforceAttestation":true,"blockAaguids":["microsoft-authenticator-ios"]}`), &p); err != nil {

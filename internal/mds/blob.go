@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -201,6 +202,8 @@ func BLOB(ctx context.Context, d *daemon.Daemon, s Settings, now time.Time) ([]b
 // content is the same, else one more (MDS §3.1.6: no is incremented by one
 // whenever the content changes), kept in store.
 func serial(store keystore.Keystore, p Payload) (uint64, error) {
+	serialMu.Lock() // concurrent BLOBs (control API requests) read and bump it in turn
+	defer serialMu.Unlock()
 	p.No = 0
 	content, err := json.Marshal(p)
 	if err != nil {
@@ -227,6 +230,8 @@ func serial(store keystore.Keystore, p Payload) (uint64, error) {
 	}
 	return no, nil
 }
+
+var serialMu sync.Mutex
 
 // claims is the payload as golang-jwt signs it; the registered claims
 // stay empty (the MDS payload has none).

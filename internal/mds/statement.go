@@ -147,6 +147,9 @@ func New(c Config) (*Statement, error) {
 		AttestationRootCertificates: []string{},
 		AuthenticatorGetInfo:        GetInfo{Info: *inf, AAGUID: hex.EncodeToString(aaguid[:])},
 	}
+	// Room for passkeys is one device's state, not the model's, and would
+	// change the BLOB with every registration.
+	s.AuthenticatorGetInfo.RemainingDiscoverableCredentials = nil
 	for _, v := range inf.Versions {
 		if u, ok := upvs[v]; ok && !slices.Contains(s.Upv, u) {
 			s.Upv = append(s.Upv, u)

@@ -136,6 +136,9 @@ func TestForDaemon(t *testing.T) {
 	if !slices.Equal(s.AuthenticationAlgorithms, []string{"ed25519_eddsa_sha512_raw"}) || !slices.Equal(s.AttestationTypes, []string{"none"}) || len(s.AttestationRootCertificates) != 0 {
 		t.Fatalf("statement of --algorithms EdDSA --attestation none: %+v", s)
 	}
+	if s.AuthenticatorGetInfo.RemainingDiscoverableCredentials != nil {
+		t.Errorf("statement carries this device's room for passkeys: %d", *s.AuthenticatorGetInfo.RemainingDiscoverableCredentials)
+	}
 	if _, err := d2.Keystore.GetBlob("attestation/ca.pem"); !errors.Is(err, keystore.ErrNotFound) {
 		t.Errorf("a statement without attestation made the attestation CA: %v", err)
 	}
