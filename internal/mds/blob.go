@@ -39,12 +39,12 @@ const (
 	// long enough for a relying party that caches the BLOB.
 	signerValidity = 365 * 24 * time.Hour
 	// nextUpdate: a relying party under test should fetch statuses again
-	// soon (MDS §3.1.6 nextUpdate is a date).
+	// soon (MDS3 nextUpdate is a date).
 	nextUpdateAfter = 24 * time.Hour
 	dateOnly        = time.DateOnly
 )
 
-// Statuses are the AuthenticatorStatus values (MDS §3.1.4) a status report
+// Statuses are the AuthenticatorStatus values (MDS3 AuthenticatorStatus enum) a status report
 // can carry.
 var Statuses = []string{
 	"NOT_FIDO_CERTIFIED", "FIDO_CERTIFIED", "USER_VERIFICATION_BYPASS", "ATTESTATION_KEY_COMPROMISE",
@@ -127,7 +127,7 @@ func (s Settings) entries(own [16]byte) ([][16]byte, map[[16]byte]string, error)
 	return list, statuses, nil
 }
 
-// Payload is the metadata BLOB payload (MDS §3.1.6).
+// Payload is the metadata BLOB payload (MDS3, Metadata BLOB Payload: no).
 type Payload struct {
 	LegalHeader string  `json:"legalHeader"`
 	No          uint64  `json:"no"`
@@ -135,7 +135,7 @@ type Payload struct {
 	Entries     []Entry `json:"entries"`
 }
 
-// Entry is a MetadataBLOBPayloadEntry (MDS §3.1.1).
+// Entry is a MetadataBLOBPayloadEntry (MDS3).
 type Entry struct {
 	AAGUID                 string         `json:"aaguid"`
 	MetadataStatement      *Statement     `json:"metadataStatement"`
@@ -143,7 +143,7 @@ type Entry struct {
 	TimeOfLastStatusChange string         `json:"timeOfLastStatusChange"`
 }
 
-// StatusReport is a StatusReport (MDS §3.1.3).
+// StatusReport is a StatusReport (MDS3).
 type StatusReport struct {
 	Status        string `json:"status"`
 	EffectiveDate string `json:"effectiveDate,omitempty"`
@@ -158,7 +158,7 @@ func Root(store attestation.BlobStore) (*attestation.CA, error) {
 
 // BLOB returns the metadata BLOB of d for the settings: a JWS (compact
 // serialisation, ES256) whose x5c header holds a signing certificate issued
-// by Root, then Root itself (MDS §3.1.7; the root is included because
+// by Root, then Root itself (MDS3 "Metadata BLOB"; the root is included because
 // consumers such as go-webauthn verify the x5c as a chain that reaches the
 // trust anchor).
 func BLOB(ctx context.Context, d *daemon.Daemon, s Settings, now time.Time) ([]byte, error) {
@@ -199,7 +199,7 @@ func BLOB(ctx context.Context, d *daemon.Daemon, s Settings, now time.Time) ([]b
 }
 
 // serial is the BLOB's number: the same as the last BLOB's when the
-// content is the same, else one more (MDS §3.1.6: no is incremented by one
+// content is the same, else one more (MDS3 MetadataBLOBPayload: no is incremented by one
 // whenever the content changes), kept in store.
 func serial(store keystore.Keystore, p Payload) (uint64, error) {
 	serialMu.Lock() // concurrent BLOBs (control API requests) read and bump it in turn

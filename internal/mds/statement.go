@@ -1,7 +1,7 @@
 // Package mds describes vauth the way the FIDO Metadata Service (MDS3)
 // describes authenticator models: a metadata statement for the running
 // configuration (FIDO Metadata Statement v3.0), and a metadata BLOB (FIDO
-// Metadata Service v3.0 §3.1) signed under a BLOB root that vauth keeps in
+// Metadata Service v3, "Metadata BLOB") signed under a BLOB root that vauth keeps in
 // the store, so that a relying party under test can enforce attestation
 // with vauth as it does with the real MDS. It is internal: relying parties
 // reach it through `vauth metadata` and the control API, as JSON and JWS.
@@ -18,11 +18,12 @@ import (
 
 	"github.com/vauth/vauth/attestation"
 	"github.com/vauth/vauth/ctap2/client"
+	"github.com/vauth/vauth/ctap2/pinuv"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/keystore"
 )
 
-// Statement is a metadata statement (FIDO Metadata Statement v3.0 §4),
+// Statement is a metadata statement (FIDO Metadata Statement v3, "Metadata Keys"),
 // with the members a FIDO2 authenticator's statement must have.
 type Statement struct {
 	LegalHeader                 string                 `json:"legalHeader"`
@@ -65,7 +66,7 @@ type CodeAccuracy struct {
 }
 
 // GetInfo is authenticatorGetInfo as a statement carries it: the CTAP
-// member names, the AAGUID as 32 hex digits (Metadata Statement §4).
+// member names, the AAGUID as 32 hex digits (Metadata Statement v3, authenticatorGetInfo).
 type GetInfo struct {
 	client.Info
 	AAGUID string `json:"aaguid"`
@@ -79,26 +80,26 @@ const (
 	schemaVersion   = 3
 	keyEncodingCOSE = "cose" // ALG_KEY_COSE: FIDO2 credential public keys are COSE_Keys
 
-	// Attestation types (Registry §3.6.3) by what vauth's kinds produce.
+	// Attestation types (FIDO Registry, "Authenticator Attestation
+	// Types") by what vauth's kinds produce.
 	attBasicFull      = "basic_full"      // packed with x5c under vauth's CA
 	attBasicSurrogate = "basic_surrogate" // packed self attestation
 	attAttCA          = "attca"           // tpm: an AIK certificate from vauth's CA
 	attNone           = "none"
 
-	// User verification methods (Registry §3.1).
+	// User verification methods (FIDO Registry, "User Verification Methods").
 	uvPresence         = "presence_internal"
 	uvPasscodeExternal = "passcode_external" // clientPIN: typed on the platform
 	uvPasscodeInternal = "passcode_internal" // vauth's built-in UV (--uv): confirmed on the host vauth runs on
 
-	pinRetries          = 8 // CTAP 2.1 §6.5.2.1: the PIN retries counter starts at 8
-	pinBase             = 10
-	defaultMinPINLength = 4 // CTAP 2.1 §6.5.1
+	pinBase = 10 // a PIN is counted as decimal digits would be (caDesc.base)
 )
 
-// authenticationAlgorithms are the registry names (§3.6.1) of the signature
-// algorithms of COSE algorithms. WebAuthn's ECDSA signatures are ASN.1 DER
-// (WebAuthn §6.5.6), so the _der names where the registry has one; P-384
-// and P-521 have only _raw names.
+// authenticationAlgorithms are the FIDO Registry names ("Authentication
+// Algorithms") of the signature algorithms of COSE algorithms. WebAuthn's
+// ECDSA signatures are ASN.1 DER (WebAuthn, "Signature Formats for Packed
+// Attestation, FIDO U2F Attestation, and Assertion Signatures"), so the _der
+// names where the registry has one; P-384 and P-521 have only _raw names.
 var authenticationAlgorithms = map[int]string{
 	keystore.ES256:  "secp256r1_ecdsa_sha256_der",
 	keystore.ES384:  "secp384r1_ecdsa_sha384_raw",
@@ -182,7 +183,7 @@ func New(c Config) (*Statement, error) {
 	s.UserVerificationDetails = [][]VerificationMethod{{{Method: uvPresence}}}
 	if _, ok := inf.Options["clientPin"]; ok {
 		s.UserVerificationDetails = append(s.UserVerificationDetails, []VerificationMethod{
-			{Method: uvPasscodeExternal, CaDesc: &CodeAccuracy{Base: pinBase, MinLength: max(inf.MinPINLength, defaultMinPINLength), MaxRetries: pinRetries}},
+			{Method: uvPasscodeExternal, CaDesc: &CodeAccuracy{Base: pinBase, MinLength: max(inf.MinPINLength, pinuv.MinPINLength), MaxRetries: pinuv.MaxPINRetries}},
 			{Method: uvPresence},
 		})
 	}

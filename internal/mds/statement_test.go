@@ -145,7 +145,7 @@ func TestForDaemon(t *testing.T) {
 }
 
 // The BLOB's number stays while its content does and goes up by one when
-// it changes (MDS §3.1.6).
+// it changes (MDS3, Metadata BLOB Payload: no).
 func TestBLOBSerial(t *testing.T) {
 	d := openSoft(t, attestation.KindPacked, attestation.DefaultAAGUID)
 	root := rootOf(t, d)
