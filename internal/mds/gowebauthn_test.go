@@ -156,7 +156,7 @@ func TestGoWebAuthnEnforcesBLOB(t *testing.T) {
 }
 
 // TestBLOBRoot: a BLOB verifies only against the root of its store, and
-// the root is the same on every call.
+// the root survives restarts.
 func TestBLOBRoot(t *testing.T) {
 	a := openSoft(t, attestation.KindPacked, attestation.DefaultAAGUID)
 	b := openSoft(t, attestation.KindPacked, attestation.DefaultAAGUID)
@@ -164,8 +164,20 @@ func TestBLOBRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rootOf(t, a) != rootOf(t, a) {
-		t.Fatal("the BLOB root changed between calls")
+	// The root is kept in the store: the same after a restart.
+	dir := t.TempDir()
+	opts := daemon.Options{Store: dir, Keystore: daemon.BackendSoft, Presence: presence.Always()}
+	var roots []string
+	for range 2 {
+		d, err := daemon.Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots = append(roots, rootOf(t, d))
+		d.Close()
+	}
+	if roots[0] != roots[1] {
+		t.Fatal("the BLOB root changed across a restart")
 	}
 	if _, err := loadBLOB(t, blob, rootOf(t, a)); err != nil {
 		t.Fatalf("own root: %v", err)
