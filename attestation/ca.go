@@ -2,6 +2,7 @@ package attestation
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -63,7 +64,14 @@ func (ca *CA) PEM() []byte {
 // self-signed ECDSA P-256 root made on first use, so that it is the same
 // across restarts and relying parties can pin it once.
 func LoadOrCreateCA(store BlobStore) (*CA, error) {
-	data, err := store.GetBlob(blobCA)
+	return LoadOrCreateRoot(store, blobCA, caCommonName)
+}
+
+// LoadOrCreateRoot is LoadOrCreateCA for a root of another purpose (the
+// metadata BLOB's, internal/mds): kept in store under the blob name, made
+// on first use with commonName.
+func LoadOrCreateRoot(store BlobStore, name, commonName string) (*CA, error) {
+	data, err := store.GetBlob(name)
 	switch {
 	case err == nil:
 		ca, err := LoadCA(data, data)
@@ -81,7 +89,7 @@ func LoadOrCreateCA(store BlobStore) (*CA, error) {
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{Organization: []string{vendorName}, CommonName: caCommonName},
+		Subject:               pkix.Name{Organization: []string{vendorName}, CommonName: commonName},
 		NotBefore:             now.Add(-notBeforeSlack),
 		NotAfter:              now.Add(caValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -97,10 +105,16 @@ func LoadOrCreateCA(store BlobStore) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := store.PutBlob(blobCA, data); err != nil {
+	if err := store.PutBlob(name, data); err != nil {
 		return nil, fmt.Errorf("attestation: storing the CA: %w", err)
 	}
 	return LoadCA(data, data)
+}
+
+// Issue signs a certificate made from tmpl for pub with the CA's key and
+// returns it in DER.
+func (ca *CA) Issue(tmpl *x509.Certificate, pub crypto.PublicKey) ([]byte, error) {
+	return x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
 }
 
 // LoadCA returns a CA the user supplies: the first certificate in certPEM

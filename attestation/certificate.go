@@ -174,7 +174,7 @@ func newLeaf(kind leafKind, ca *CA, aaguid [16]byte) (*leaf, error) {
 		IsCA:                  false,
 		ExtraExtensions:       extensions,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	der, err := ca.Issue(tmpl, &key.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("attestation: attestation certificate: %w", err)
 	}

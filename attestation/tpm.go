@@ -3,7 +3,6 @@ package attestation
 import (
 	"bytes"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -213,7 +212,7 @@ func newAIKCertificate(ca *CA, aaguid [16]byte, pub crypto.PublicKey, san []byte
 			{Id: oidFIDOGenCeAAGUID, Critical: false, Value: aaguidExt},
 		},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
+	der, err := ca.Issue(tmpl, pub)
 	if err != nil {
 		return nil, fmt.Errorf("attestation: AIK certificate: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-webauthn/webauthn/metadata"
 	"github.com/spf13/cobra"
 
 	"github.com/vauth/vauth/attestation"
@@ -39,6 +40,10 @@ type authFlags struct {
 	enterprise  []string
 	algorithms  string
 	rsaBits     int
+	// aaguids is --aaguid of a command that takes it repeatedly (vauth
+	// metadata --blob): the first is the authenticator's.
+	aaguids      []string
+	multiAAGUIDs bool
 }
 
 func (f *authFlags) register(cmd *cobra.Command) {
@@ -46,7 +51,12 @@ func (f *authFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.tpm, "tpm", "", "the TPM: a device (default /dev/tpmrm0) or tcp:HOST:PORT (swtpm, simulators)")
 	cmd.Flags().StringVar(&f.attestation, "attestation", "", "attestation: none, self (packed self attestation), packed (basic, x5c from vauth's CA) or tpm; default tpm on a TPM store, else packed")
 	cmd.Flags().StringSliceVar(&f.enterprise, "enterprise-rp", nil, "offer enterprise attestation (ep) and give these RP IDs a uniquely identifying statement (repeatable; a platform enables ep through authenticatorConfig)")
-	cmd.Flags().StringVar(&f.aaguid, "aaguid", attestation.FormatAAGUID(attestation.DefaultAAGUID), "the authenticator's AAGUID")
+	aaguidHelp := "the authenticator's AAGUID: a UUID or a preset test identity (" + strings.Join(attestation.PresetNames(), ", ") + "; vauth only borrows their AAGUIDs)"
+	if f.multiAAGUIDs {
+		cmd.Flags().StringSliceVar(&f.aaguids, "aaguid", []string{attestation.FormatAAGUID(attestation.DefaultAAGUID)}, aaguidHelp+"; repeatable: the BLOB's entries")
+	} else {
+		cmd.Flags().StringVar(&f.aaguid, "aaguid", attestation.FormatAAGUID(attestation.DefaultAAGUID), aaguidHelp)
+	}
 	cmd.Flags().StringVar(&f.algorithms, "algorithms", "", "offer only these credential algorithms, most preferred first: names ("+strings.Join(algorithmNames(keystore.Preferred()), ",")+") or COSE numbers, comma-separated (default: all the keystore makes, in that order)")
 	cmd.Flags().IntVar(&f.rsaBits, "rsa-bits", soft.DefaultRSABits, "size of new RS256 and PS256 keys on the soft keystore: 2048 or 3072 (3072 makes longer credential IDs)")
 	cmd.Flags().StringVar(&f.uv, "uv", "never", "built-in user verification: never (none: getInfo has no uv), always (every verification succeeds: CI), prompt (ask on the terminal)")
@@ -81,7 +91,11 @@ func (f *authFlags) options(g *globals) (daemon.Options, error) {
 	if err != nil {
 		return daemon.Options{}, err
 	}
-	aaguid, err := attestation.ParseAAGUID(f.aaguid)
+	a := f.aaguid
+	if len(f.aaguids) > 0 {
+		a = f.aaguids[0]
+	}
+	aaguid, err := attestation.ResolveAAGUID(a)
 	if err != nil {
 		return daemon.Options{}, usageError{fmt.Errorf("--aaguid: %w", err)}
 	}
@@ -240,9 +254,10 @@ func serveControl(ctx context.Context, srv *control.Server, store, tcpAddr strin
 
 func newDemoCmd(g *globals) *cobra.Command {
 	var (
-		af    authFlags
-		serve bool
-		addr  string
+		af     authFlags
+		serve  bool
+		addr   string
+		policy demo.Policy
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -252,11 +267,20 @@ func newDemoCmd(g *globals) *cobra.Command {
 			"and print what the relying party received and verified. Without --store the\n" +
 			"demo uses a temporary soft store, so it never touches your credentials.\n\n" +
 			"With --serve, serve a small WebAuthn relying party on localhost instead: a page to\n" +
-			"open in a browser, which registers a passkey on your key (vauth run) and signs in.",
+			"open in a browser, which registers a passkey on your key (vauth run) and signs in.\n\n" +
+			"Policy mode (--enforce-attestation, --allow-aaguid, --block-aaguid) plays a passkey\n" +
+			"policy as Entra ID sets one: three registrations (this key, a key with a refused\n" +
+			"AAGUID, a key whose attestation the metadata does not vouch for), each printing its\n" +
+			"log line \"registration aaguid=... result=accepted|refused reason=...\". With --serve\n" +
+			"the page has the same switches, and trusts the BLOB of the vauth running on --store.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := policy.Normalize(); err != nil {
+				return usageError{fmt.Errorf("--allow-aaguid/--block-aaguid: %w", err)}
+			}
+			policyMode := cmd.Flags().Changed("enforce-attestation") || len(policy.Allow) > 0 || len(policy.Block) > 0
 			if serve {
-				return serveDemo(cmd, addr)
+				return serveDemo(cmd, g, addr, policy)
 			}
 			if g.store == "" {
 				tmp, err := os.MkdirTemp("", "vauth-demo-")
@@ -282,10 +306,16 @@ func newDemoCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer d.Close()
+			if policyMode {
+				return demo.RunPolicy(cmd.Context(), cmd.OutOrStdout(), d, policy)
+			}
 			return demo.Run(cmd.Context(), cmd.OutOrStdout(), d)
 		},
 	}
 	af.register(cmd)
+	cmd.Flags().BoolVar(&policy.EnforceAttestation, "enforce-attestation", false, "policy mode, as Entra ID's \"Enforce attestation\": the relying party trusts vauth's metadata BLOB and refuses attestation it does not vouch for")
+	cmd.Flags().StringSliceVar(&policy.Allow, "allow-aaguid", nil, "policy mode, key restrictions: only these AAGUIDs (UUIDs or presets) may register (repeatable)")
+	cmd.Flags().StringSliceVar(&policy.Block, "block-aaguid", nil, "policy mode, key restrictions: these AAGUIDs may not register (repeatable)")
 	cmd.Flags().BoolVar(&serve, "serve", false, "serve the demo relying party's web page on localhost, for a browser")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "where --serve listens (a loopback address; the page is at http://localhost:PORT)")
 	return cmd
@@ -295,7 +325,11 @@ func newDemoCmd(g *globals) *cobra.Command {
 // WebAuthn on http only for localhost, and an IP address is no RP ID, so
 // the page's origin is http://localhost:PORT whatever loopback address it
 // listens on.
-func serveDemo(cmd *cobra.Command, addr string) error {
+//
+// Its policy enforces attestation with the metadata BLOB of the vauth
+// running on the store, fetched from its control socket at each
+// registration, as a relying party fetches its MDS.
+func serveDemo(cmd *cobra.Command, g *globals, addr string, policy demo.Policy) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return usageError{fmt.Errorf("--addr %q: %w", addr, err)}
@@ -314,6 +348,13 @@ func serveDemo(cmd *cobra.Command, addr string) error {
 	if err != nil {
 		return err
 	}
+	store, err := g.storeDir()
+	if err != nil {
+		return err
+	}
+	if err := srv.SetPolicy(policy, runningMetadata(store), cmd.OutOrStdout()); err != nil {
+		return usageError{err}
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -326,4 +367,24 @@ func serveDemo(cmd *cobra.Command, addr string) error {
 		return err
 	}
 	return nil
+}
+
+// runningMetadata is the metadata of the vauth running on store: its BLOB
+// verified against its BLOB root.
+func runningMetadata(store string) demo.MetadataSource {
+	return func(ctx context.Context) (metadata.Provider, error) {
+		c, err := control.Dial(store)
+		if err != nil {
+			return nil, err
+		}
+		blob, err := c.MetadataBLOB(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		root, err := c.MetadataRoot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return demo.LoadMetadata(blob, root)
+	}
 }

@@ -165,13 +165,14 @@ func (s *Server) Handler(token string, log *slog.Logger) http.Handler {
 		return nil, s.SetFaults(f)
 	})
 	route("GET /v1/events", s.serveEvents)
+	s.metadataRoutes(route)
 
 	if token == "" {
 		return mux
 	}
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if !public(r) && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vauth"`)
 			writeJSON(w, http.StatusUnauthorized, Error{Error: "a bearer token is required (see " + TCPFileName + " in the store directory)"})
 			return

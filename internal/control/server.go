@@ -41,6 +41,7 @@ type Server struct {
 	faults   *ctap2.Faults
 	events   *hub
 	now      func() time.Time
+	metadata metadataSettings // what GET /v1/metadata/blob lists
 }
 
 // Open opens the authenticator that opts describe, as daemon.Open does,

@@ -55,6 +55,8 @@ type Options struct {
 
 // Daemon is an open authenticator with its store.
 type Daemon struct {
+	// Attestation is the attestation kind in effect (attestation.Kind*).
+	Attestation   string
 	Keystore      keystore.Keystore
 	Authenticator *ctap2.Authenticator
 	Device        *hid.Device
@@ -80,23 +82,37 @@ func Open(opts Options) (*Daemon, error) {
 	if opts.Store == "" || opts.Presence == nil {
 		return nil, errors.New("daemon: Store and Presence are required")
 	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.AAGUID == ([16]byte{}) {
-		opts.AAGUID = attestation.DefaultAAGUID
-	}
-	ks, err := openKeystore(opts, logger)
+	ks, err := openKeystore(opts, withDefaults(&opts))
 	if err != nil {
 		return nil, err
 	}
-	d, err := build(ks, opts, logger)
+	d, err := New(ks, opts)
 	if err != nil {
 		ks.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// New builds the authenticator on a keystore already open (Open's, or a
+// TPM store on a simulator in tests); Options.Keystore and TPM are not
+// used, and Close closes ks.
+func New(ks keystore.Keystore, opts Options) (*Daemon, error) {
+	if opts.Presence == nil {
+		return nil, errors.New("daemon: Presence is required")
+	}
+	return build(ks, opts, withDefaults(&opts))
+}
+
+// withDefaults fills in the default AAGUID and returns the logger to use.
+func withDefaults(opts *Options) *slog.Logger {
+	if opts.AAGUID == ([16]byte{}) {
+		opts.AAGUID = attestation.DefaultAAGUID
+	}
+	if opts.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return opts.Logger
 }
 
 func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, error) {
@@ -144,6 +160,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		return nil, errors.Join(err, log.Close())
 	}
 	return &Daemon{
+		Attestation:   opts.Attestation,
 		Keystore:      ks,
 		Authenticator: auth,
 		Device:        hid.NewDevice(auth, hid.WithLogger(logger)),

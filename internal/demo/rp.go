@@ -41,6 +41,10 @@ func (u *User) WebAuthnCredentials() []gowebauthn.Credential { return u.Credenti
 // RP is a relying party with its accounts in memory.
 type RP struct {
 	WebAuthn *gowebauthn.WebAuthn
+	// Policy, when set, decides registrations (Policy); Metadata is the
+	// metadata it trusts when it enforces attestation.
+	Policy   *Policy
+	Metadata MetadataSource
 	users    []*User
 }
 
@@ -76,7 +80,11 @@ func (rp *RP) Register(ctx context.Context, c *webauthn.Client, u *User, opts ..
 	if err != nil {
 		return nil, fmt.Errorf("relying party rejected the registration response: %w", describe(err))
 	}
-	cred, err := rp.WebAuthn.CreateCredential(u, *session, parsed)
+	cred, err := rp.verify(ctx, u, *session, parsed)
+	var refused *Refusal
+	if errors.As(err, &refused) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("relying party rejected the registration: %w", describe(err))
 	}

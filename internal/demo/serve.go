@@ -37,7 +37,8 @@ const (
 // a page that registers and signs in with navigator.credentials, and the
 // JSON API it calls, verifying with go-webauthn. Accounts live in memory.
 type Server struct {
-	rp *RP
+	rp  *RP
+	log io.Writer // registration log lines
 
 	mu       sync.Mutex
 	users    map[string]*User // by name
@@ -64,7 +65,21 @@ func NewServer(origin string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{rp: rp, users: map[string]*User{}, sessions: map[string]*pending{}}, nil
+	rp.Policy = &Policy{}
+	return &Server{rp: rp, log: io.Discard, users: map[string]*User{}, sessions: map[string]*pending{}}, nil
+}
+
+// SetPolicy sets the registration policy (which the page can change), the
+// metadata trusted when it enforces attestation, and where registration
+// log lines go.
+func (s *Server) SetPolicy(p Policy, src MetadataSource, log io.Writer) error {
+	if err := p.Normalize(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rp.Policy, s.rp.Metadata, s.log = &p, src, log
+	return nil
 }
 
 // Handler serves the page and its API:
@@ -73,6 +88,7 @@ func NewServer(origin string) (*Server, error) {
 //	POST /api/register/finish?session=ID   the credential's toJSON() → what was registered
 //	POST /api/login/begin      {"username"} (empty: a passkey) → {"session", "options"}
 //	POST /api/login/finish?session=ID      the credential's toJSON() → who signed in
+//	GET  /api/policy, POST /api/policy     the registration Policy
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	page, _ := fs.Sub(web, "web")
@@ -81,6 +97,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/register/finish", s.api(s.registerFinish))
 	mux.HandleFunc("POST /api/login/begin", s.api(s.loginBegin))
 	mux.HandleFunc("POST /api/login/finish", s.api(s.loginFinish))
+	mux.HandleFunc("GET /api/policy", s.api(s.policy))
+	mux.HandleFunc("POST /api/policy", s.api(s.setPolicy))
 	return mux
 }
 
@@ -180,15 +198,16 @@ func (s *Server) registerFinish(r *http.Request, body []byte) (any, error) {
 	case existing == nil && len(s.users) >= maxUsers:
 		return nil, errors.New("the demo holds as many accounts as it will")
 	}
-	cred, err := s.rp.WebAuthn.CreateCredential(p.user, *p.session, parsed)
+	var aaguid [16]byte
+	copy(aaguid[:], parsed.Response.AttestationObject.AuthData.AttData.AAGUID)
+	cred, err := s.rp.verify(r.Context(), p.user, *p.session, parsed)
+	LogRegistration(s.log, p.user.Name, attestation.FormatAAGUID(aaguid), err)
 	if err != nil {
 		return nil, err
 	}
 	p.user.Credentials = append(p.user.Credentials, *cred)
 	s.users[p.user.Name] = p.user
 	s.rp.Enroll(p.user)
-	var aaguid [16]byte
-	copy(aaguid[:], cred.Authenticator.AAGUID)
 	return Registered{
 		Username:     p.user.Name,
 		CredentialID: base64.RawURLEncoding.EncodeToString(cred.ID),
@@ -197,6 +216,29 @@ func (s *Server) registerFinish(r *http.Request, body []byte) (any, error) {
 		Flags:        flagNames(parsed.Response.AttestationObject.AuthData.Flags),
 		SignCount:    cred.Authenticator.SignCount,
 	}, nil
+}
+
+func (s *Server) policy(*http.Request, []byte) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rp.Policy, nil
+}
+
+func (s *Server) setPolicy(_ *http.Request, body []byte) (any, error) {
+	var p Policy
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, errors.New(`want {"enforceAttestation": bool, "allowAaguids": [...], "blockAaguids": [...]}`)
+	}
+	if err := p.Normalize(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.EnforceAttestation && s.rp.Metadata == nil {
+		return nil, errors.New("no metadata to enforce attestation with")
+	}
+	s.rp.Policy = &p
+	return &p, nil
 }
 
 func (s *Server) loginBegin(_ *http.Request, body []byte) (any, error) {
