@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
