@@ -66,8 +66,9 @@ func runFails(t *testing.T, want string, args ...string) {
 
 // TestTPMEndToEnd runs the real binary on a TPM store on swtpm: it
 // registers a passkey with tpm attestation (verified by go-webauthn at the
-// relying party and by python-fido2), offers only ES256, signs in, and
-// still signs in after vauth restarts and after the TPM itself restarts;
+// relying party and by python-fido2), offers swtpm's algorithms and
+// registers and signs in with each, refuses EdDSA, signs in, and still
+// signs in after vauth restarts and after the TPM itself restarts;
 // the store then refuses another backend and is useless on another TPM.
 func TestTPMEndToEnd(t *testing.T) {
 	state, store := t.TempDir(), t.TempDir()
