@@ -367,8 +367,8 @@ func (e *Engine) checkRSA() (result byte, err error) {
 // out. MaxBlobLen stays: the store has sized its credential IDs by it, and
 // an upper bound is still right.
 func (e *Engine) applyRSACheck(result byte) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.algsMu.Lock()
+	defer e.algsMu.Unlock()
 	e.algs = slices.DeleteFunc(e.algs, func(alg int) bool {
 		return alg == keystore.PS256 && result != rsaUsable || alg == keystore.RS256 && result == rsaTooLong
 	})

@@ -60,7 +60,7 @@ var errClosed = errors.New("tpm: engine is closed")
 var errBlobTooLong = errors.New("blob too long")
 
 // Engine is a soft.KeyEngine whose credential keys are TPM objects: ECC
-// P-256 signing keys made by TPM2_Create under a storage primary key, so
+// or RSA signing keys made by TPM2_Create under a storage primary key, so
 // their private parts never leave the TPM unencrypted (fixedTPM,
 // fixedParent). The primary is created once when the engine opens and stays
 // loaded; recently used credential keys stay loaded too, so that repeated
@@ -85,8 +85,12 @@ type Engine struct {
 	recent         recentKeys // see certify.go
 	info           *Info      // the TPM's identity, read on first use
 
-	algs       []int // what this TPM can make, in vauth's preference order
-	maxBlobLen int   // of the key types of algs
+	// algs is what this TPM can make, in vauth's preference order, under
+	// algsMu rather than mu, which a TPM command (an RSA key generation:
+	// seconds on some TPMs) holds.
+	algsMu     sync.Mutex
+	algs       []int
+	maxBlobLen int // of the key types the TPM supports
 }
 
 // loadedKey is a credential key held loaded in the TPM.
@@ -189,8 +193,8 @@ func (e *Engine) Name() string { return "tpm" }
 // RS256 and PS256 that this TPM supports (read when the engine opened), in
 // vauth's order of preference. A TPM 2.0 has no Ed25519 and no secp256k1.
 func (e *Engine) Algorithms() []int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.algsMu.Lock()
+	defer e.algsMu.Unlock()
 	return slices.Clone(e.algs)
 }
 
