@@ -27,9 +27,9 @@ type keyType struct {
 	size    int              // ECC scalar and coordinate bytes, or RSA modulus bytes
 }
 
-// Credential key types. keyP256 is the only kind earlier versions made, and
-// the attestation key's (which is restricted and has a scheme: its own
-// version byte).
+// Credential key types. keyP256 is the only kind earlier versions made;
+// the attestation key is a P-256 key too, restricted and with a scheme, so
+// its blobs have their own version byte (attestationKeyBlobVersion).
 var (
 	keyP256    = &keyType{version: keyBlobVersion, curve: tpm2.TPMECCNistP256, ec: elliptic.P256(), size: 32}
 	keyP384    = &keyType{version: 3, curve: tpm2.TPMECCNistP384, ec: elliptic.P384(), size: 48}
@@ -344,14 +344,13 @@ func (e *Engine) checkRSA() (result byte, err error) {
 		return 0, tpmError(e.tpm, "create an RSA key to check", err)
 	}
 	defer func() { err = errors.Join(err, e.flush(h.Handle, "flush the RSA key checked")) }()
-	blob, pk, err := keyBlob(keyRSA2048.version, keyRSA2048, credentialKeyTemplate, priv, pub, "RSA key")
+	_, pk, err := keyBlob(keyRSA2048.version, keyRSA2048, credentialKeyTemplate, priv, pub, "RSA key")
+	if errors.Is(err, errBlobTooLong) {
+		return rsaTooLong, nil
+	}
 	if err != nil {
-		if errors.Is(err, errBlobTooLong) {
-			return rsaTooLong, nil
-		}
 		return 0, err
 	}
-	clear(blob)
 	digest := sha256.Sum256([]byte("vauth: PS256 salt check"))
 	sig, err := e.signDigest(h, signAlgorithms[keystore.PS256], digest[:])
 	if err != nil {
