@@ -326,7 +326,7 @@ const (
 // TPM's capabilities do not tell:
 //   - the key blob is no longer than keyRSA2048.maxBlobLen, which keeps a
 //     non-discoverable credential ID within WebAuthn's 1023 bytes (§4,
-//     Credential ID). TPM 2.0 Part 2 (§11.3.3) puts one prime in an RSA
+//     Credential ID). TPM 2.0 Part 2 (§12.3.2.3) puts one prime in an RSA
 //     key's sensitive area, and swtpm does; Microsoft's reference TPM (the
 //     simulator) keeps the CRT values too, which makes a 995-byte blob and a
 //     1083-byte credential ID;
