@@ -87,6 +87,8 @@ func TestAlgorithmsFlag(t *testing.T) {
 		}
 	}
 
+	// A TPM has no Ed25519: the error names what this one makes.
 	sw := tpmtest.StartSwtpm(t, t.TempDir())
-	runFails(t, "cannot make RS256 keys", "--store", t.TempDir(), "--keystore", "tpm", "--tpm", sw.Device, "--algorithms", "es256,rs256")
+	runFails(t, "the tpm keystore cannot make EdDSA keys (it makes ES256, ES384, ES512, RS256, PS256)",
+		"--store", t.TempDir(), "--keystore", "tpm", "--tpm", sw.Device, "--algorithms", "es256,eddsa")
 }

@@ -24,7 +24,7 @@ func (t *daemonTarget) Close() error { return nil }
 func (t *daemonTarget) describe(ctx context.Context, r *infoReport) error {
 	r.Store, r.Keystore, r.AAGUID, r.Daemon = t.dir, t.info.Keystore, t.info.AAGUID, true
 	r.setProfile(t.info.Profile)
-	r.Algorithms = t.info.Algorithms
+	r.Algorithms, r.KeystoreAlgorithms = t.info.Algorithms, t.info.KeystoreAlgorithms
 	all, err := t.credentials(ctx)
 	if err != nil {
 		return err

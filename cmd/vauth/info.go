@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,6 +40,9 @@ type infoReport struct {
 	// Algorithms are the algorithms a running vauth offers, by name, when
 	// there is no getInfo to list them.
 	Algorithms []string `json:"algorithms,omitempty"`
+	// KeystoreAlgorithms are those the keystore makes keys for (a TPM's
+	// depend on the TPM), whatever --algorithms offers of them.
+	KeystoreAlgorithms []string `json:"keystoreAlgorithms,omitempty"`
 }
 
 // tpmInfo names the TPM of a TPM store.
@@ -66,6 +70,18 @@ func tpmOf(ks keystore.Keystore) *tpmInfo {
 		Manufacturer: name, ManufacturerID: fmt.Sprintf("0x%08X", id), Model: model,
 		FirmwareVersion: fmt.Sprintf("%d.%d.%d.%d", fw>>48, fw>>32&0xffff, fw>>16&0xffff, fw&0xffff),
 	}
+}
+
+// tpmNote says how the algorithms offered compare with what the TPM of a
+// TPM keystore makes (its TPM2_GetCapability); empty for another keystore.
+func (r infoReport) tpmNote(offered []string) string {
+	if r.Keystore != "tpm" || len(r.KeystoreAlgorithms) == 0 {
+		return ""
+	}
+	if slices.Equal(offered, r.KeystoreAlgorithms) {
+		return " (what this TPM supports)"
+	}
+	return " (this TPM supports " + strings.Join(r.KeystoreAlgorithms, ", ") + ")"
 }
 
 // setInfo records getInfo and the AAGUID it reports.
@@ -165,7 +181,7 @@ func printInfo(w io.Writer, r infoReport) {
 	inf := r.Info
 	if inf == nil {
 		if len(r.Algorithms) > 0 {
-			row("algorithms", strings.Join(r.Algorithms, ", "))
+			row("algorithms", strings.Join(r.Algorithms, ", ")+r.tpmNote(r.Algorithms))
 		}
 		return
 	}
@@ -174,7 +190,7 @@ func printInfo(w io.Writer, r infoReport) {
 	for _, a := range inf.Algorithms {
 		algs = append(algs, decode.AlgorithmName(a.Alg))
 	}
-	row("algorithms", strings.Join(algs, ", "))
+	row("algorithms", strings.Join(algs, ", ")+r.tpmNote(algs))
 	var opts []string
 	for _, k := range sortedKeys(inf.Options) {
 		opts = append(opts, fmt.Sprintf("%s=%v", k, inf.Options[k]))

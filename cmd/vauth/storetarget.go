@@ -60,6 +60,9 @@ func (t *storeTarget) describe(ctx context.Context, r *infoReport) error {
 	}
 	r.Store, r.Keystore = t.dir, t.d.Keystore.Backend()
 	r.TPM = tpmOf(t.d.Keystore)
+	for _, a := range t.d.Keystore.Algorithms() {
+		r.KeystoreAlgorithms = append(r.KeystoreAlgorithms, keystore.AlgorithmName(a))
+	}
 	all, err := t.credentials(ctx)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 
 	"github.com/vauth/vauth/attestation"
 	"github.com/vauth/vauth/ctap2/client"
@@ -65,8 +66,9 @@ func runFails(t *testing.T, want string, args ...string) {
 
 // TestTPMEndToEnd runs the real binary on a TPM store on swtpm: it
 // registers a passkey with tpm attestation (verified by go-webauthn at the
-// relying party and by python-fido2), offers only ES256, signs in, and
-// still signs in after vauth restarts and after the TPM itself restarts;
+// relying party and by python-fido2), offers swtpm's algorithms and
+// registers and signs in with each, refuses EdDSA, signs in, and still
+// signs in after vauth restarts and after the TPM itself restarts;
 // the store then refuses another backend and is useless on another TPM.
 func TestTPMEndToEnd(t *testing.T) {
 	state, store := t.TempDir(), t.TempDir()
@@ -85,10 +87,32 @@ func TestTPMEndToEnd(t *testing.T) {
 	for _, a := range info.Algorithms {
 		algs = append(algs, a.Alg)
 	}
-	if !slices.Equal(algs, []int{keystore.ES256}) {
-		t.Errorf("getInfo algorithms %v on a TPM store, want only ES256 (-7)", algs)
+	tpmAlgs := []int{keystore.ES256, keystore.ES384, keystore.ES512, keystore.RS256, keystore.PS256}
+	if !slices.Equal(algs, tpmAlgs) {
+		t.Errorf("getInfo algorithms %v on a TPM store, want swtpm's %v", algs, tpmAlgs)
 	}
 	c := dialClient(t, d)
+	// A credential of each algorithm, with tpm attestation, registered and
+	// used at go-webauthn.
+	for _, alg := range tpmAlgs {
+		name := keystore.AlgorithmName(alg)
+		u := &demo.User{ID: []byte("tpm-" + name), Name: name, DisplayName: name}
+		cred, err := rp.Register(ctx, c, u, gowebauthn.WithConveyancePreference(protocol.PreferDirectAttestation),
+			gowebauthn.WithCredentialParameters([]protocol.CredentialParameter{{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.COSEAlgorithmIdentifier(alg)}}))
+		if err != nil {
+			t.Fatalf("%s: register: %v\n%s", name, err, d.log)
+		}
+		if cred.AttestationFormat != attestation.FormatTPM || cred.AttestationType != "attca" {
+			t.Errorf("%s: go-webauthn saw attestation %s (%s), want tpm (attca)", name, cred.AttestationFormat, cred.AttestationType)
+		}
+		if who, _, err := rp.Login(ctx, c, u); err != nil || who != u {
+			t.Errorf("%s: sign-in: %v\n%s", name, err, d.log)
+		}
+	}
+	if out, _, status := vauth(t, "info", "--store", store); status != 0 ||
+		!strings.Contains(out, "ES256, ES384, ES512, RS256, PS256 (what this TPM supports)") {
+		t.Errorf("vauth info (exit %d):\n%s", status, out)
+	}
 	u := &demo.User{ID: []byte("tpm-user"), Name: "tpm@example.com", DisplayName: "TPM User"}
 	cred, err := rp.Register(ctx, c, u,
 		gowebauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired),

@@ -2,10 +2,12 @@ package bench
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
+	tpmtransport "github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/presence"
@@ -18,12 +20,39 @@ import (
 // command port, as the TPM benchmarks use), with a P-256 key already
 // loaded, over a SHA-256 digest. It is go-tpm alone, without vauth's
 // engine.
-func TPMSign(b *testing.B) {
+func TPMSign(b *testing.B) { tpmSign(b, keystore.ES256) }
+
+// TPMSignAlg is TPMSign with a key of alg's type (P-256, P-384, P-521 or
+// RSA-2048) and its scheme and hash.
+func TPMSignAlg(alg int) func(*testing.B) {
+	return func(b *testing.B) { tpmSign(b, alg) }
+}
+
+// TPMCreateRSA is the floor of an RSA registration: one bare
+// TPM2_CreateLoaded of an RSA-2048 signing key on swtpm, and its
+// TPM2_FlushContext. RSA key generation is a prime search: its time varies
+// from key to key.
+func TPMCreateRSA(b *testing.B) {
+	t, primary := swtpmPrimary(b)
+	for b.Loop() {
+		key, err := tpm2.CreateLoaded{ParentHandle: primary, InPublic: tpm2.New2BTemplate(tpmKeyTemplate(keystore.RS256))}.Execute(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := (tpm2.FlushContext{FlushHandle: key.ObjectHandle}).Execute(t); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// swtpmPrimary starts swtpm and creates the storage primary key there,
+// flushed when the benchmark ends.
+func swtpmPrimary(b *testing.B) (tpmtransport.TPM, tpm2.NamedHandle) {
 	t, err := tpm.OpenDevice(tpmtest.StartSwtpm(b, b.TempDir()).Device)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer t.Close()
+	b.Cleanup(func() { _ = t.Close() })
 	primary, err := tpm2.CreatePrimary{
 		PrimaryHandle: tpm2.TPMRHOwner,
 		InPublic:      tpm2.New2B(tpm2.ECCSRKTemplate),
@@ -31,29 +60,61 @@ func TPMSign(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	key, err := tpm2.CreateLoaded{
-		ParentHandle: tpm2.NamedHandle{Handle: primary.ObjectHandle, Name: primary.Name},
-		InPublic: tpm2.New2BTemplate(&tpm2.TPMTPublic{
-			Type:             tpm2.TPMAlgECC,
-			NameAlg:          tpm2.TPMAlgSHA256,
-			ObjectAttributes: tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true, UserWithAuth: true, NoDA: true, SignEncrypt: true},
-			Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
-				Scheme: tpm2.TPMTECCScheme{
-					Scheme:  tpm2.TPMAlgECDSA,
-					Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
-				},
-				CurveID: tpm2.TPMECCNistP256,
-			}),
-		}),
-	}.Execute(t)
+	b.Cleanup(func() { _, _ = (tpm2.FlushContext{FlushHandle: primary.ObjectHandle}).Execute(t) })
+	return t, tpm2.NamedHandle{Handle: primary.ObjectHandle, Name: primary.Name}
+}
+
+// tpmSchemes are the TPM2_Sign scheme and hash of each algorithm a TPM
+// makes keys for.
+var tpmSchemes = map[int]struct {
+	scheme, hash tpm2.TPMAlgID
+	curve        tpm2.TPMECCCurve
+	digest       func([]byte) []byte
+}{
+	keystore.ES256: {tpm2.TPMAlgECDSA, tpm2.TPMAlgSHA256, tpm2.TPMECCNistP256, func(m []byte) []byte { d := sha256.Sum256(m); return d[:] }},
+	keystore.ES384: {tpm2.TPMAlgECDSA, tpm2.TPMAlgSHA384, tpm2.TPMECCNistP384, func(m []byte) []byte { d := sha512.Sum384(m); return d[:] }},
+	keystore.ES512: {tpm2.TPMAlgECDSA, tpm2.TPMAlgSHA512, tpm2.TPMECCNistP521, func(m []byte) []byte { d := sha512.Sum512(m); return d[:] }},
+	keystore.RS256: {tpm2.TPMAlgRSASSA, tpm2.TPMAlgSHA256, 0, func(m []byte) []byte { d := sha256.Sum256(m); return d[:] }},
+	keystore.PS256: {tpm2.TPMAlgRSAPSS, tpm2.TPMAlgSHA256, 0, func(m []byte) []byte { d := sha256.Sum256(m); return d[:] }},
+}
+
+// tpmKeyTemplate is an unrestricted signing key of alg's type with no
+// scheme of its own, as vauth makes credential keys.
+func tpmKeyTemplate(alg int) *tpm2.TPMTPublic {
+	pub := &tpm2.TPMTPublic{
+		NameAlg:          tpm2.TPMAlgSHA256,
+		ObjectAttributes: tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true, UserWithAuth: true, NoDA: true, SignEncrypt: true},
+	}
+	if s := tpmSchemes[alg]; s.curve != 0 {
+		pub.Type = tpm2.TPMAlgECC
+		pub.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
+			Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
+			Scheme:    tpm2.TPMTECCScheme{Scheme: tpm2.TPMAlgNull},
+			CurveID:   s.curve,
+			KDF:       tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
+		})
+		return pub
+	}
+	pub.Type = tpm2.TPMAlgRSA
+	pub.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
+		Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
+		Scheme:    tpm2.TPMTRSAScheme{Scheme: tpm2.TPMAlgNull},
+		KeyBits:   2048,
+	})
+	return pub
+}
+
+func tpmSign(b *testing.B, alg int) {
+	t, primary := swtpmPrimary(b)
+	key, err := tpm2.CreateLoaded{ParentHandle: primary, InPublic: tpm2.New2BTemplate(tpmKeyTemplate(alg))}.Execute(t)
 	if err != nil {
 		b.Fatal(err)
 	}
-	digest := sha256.Sum256([]byte("vauth"))
+	s := tpmSchemes[alg]
 	sign := tpm2.Sign{
 		KeyHandle:  tpm2.NamedHandle{Handle: key.ObjectHandle, Name: key.Name},
-		Digest:     tpm2.TPM2BDigest{Buffer: digest[:]},
-		InScheme:   tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},
+		Digest:     tpm2.TPM2BDigest{Buffer: s.digest(make([]byte, signedLen))},
+		InScheme:   tpm2.TPMTSigScheme{Scheme: s.scheme, Details: tpm2.NewTPMUSigScheme(s.scheme, &tpm2.TPMSSchemeHash{HashAlg: s.hash})},
 		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
 	}
 	for b.Loop() {
@@ -62,10 +123,8 @@ func TPMSign(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	for _, h := range []tpm2.TPMHandle{key.ObjectHandle, primary.ObjectHandle} {
-		if _, err := (tpm2.FlushContext{FlushHandle: h}).Execute(t); err != nil {
-			b.Fatal(err)
-		}
+	if _, err := (tpm2.FlushContext{FlushHandle: key.ObjectHandle}).Execute(t); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -96,9 +155,17 @@ func reportTPMCommands(b *testing.B, e *tpm.Engine, before tpm.CommandCounts) {
 // GetAssertionTPM is repeated assertions with one non-discoverable
 // TPM-backed credential on swtpm through the pipe: framing, CTAP2, the TPM
 // keystore, the TPM2_Sign round trip. Compare with TPMSign.
-func GetAssertionTPM(b *testing.B) {
+func GetAssertionTPM(b *testing.B) { getAssertionTPM(b, keystore.ES256) }
+
+// GetAssertionTPMAlg is GetAssertionTPM with a credential of alg; compare
+// with TPMSignAlg(alg).
+func GetAssertionTPMAlg(alg int) func(*testing.B) {
+	return func(b *testing.B) { getAssertionTPM(b, alg) }
+}
+
+func getAssertionTPM(b *testing.B, alg int) {
 	r, e := tpmRig(b, "none")
-	req := getAssertionRequest(r.register(b, keystore.ES256))
+	req := getAssertionRequest(r.register(b, alg))
 	r.call(b, req) // the key is loaded: measure the steady state
 	before := e.CommandCounts()
 	b.ReportAllocs()
@@ -110,9 +177,17 @@ func GetAssertionTPM(b *testing.B) {
 
 // MakeCredentialTPM registers non-discoverable credentials on swtpm with
 // tpm attestation (TPM2_CreateLoaded, TPM2_Certify) through the pipe.
-func MakeCredentialTPM(b *testing.B) {
+func MakeCredentialTPM(b *testing.B) { makeCredentialTPM(b, keystore.ES256) }
+
+// MakeCredentialTPMAlg is MakeCredentialTPM with credentials of alg; for
+// RSA, compare with TPMCreateRSA.
+func MakeCredentialTPMAlg(alg int) func(*testing.B) {
+	return func(b *testing.B) { makeCredentialTPM(b, alg) }
+}
+
+func makeCredentialTPM(b *testing.B, alg int) {
 	r, e := tpmRig(b, "tpm")
-	req := makeCredentialRequest(false, keystore.ES256)
+	req := makeCredentialRequest(false, alg)
 	r.call(b, req) // the attestation key is loaded and certified
 	before := e.CommandCounts()
 	b.ReportAllocs()

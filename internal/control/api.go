@@ -35,6 +35,9 @@ type Info struct {
 	// Algorithms are the algorithms offered for new credentials, in order
 	// of preference (see Algorithms).
 	Algorithms AlgorithmNames `json:"algorithms"`
+	// KeystoreAlgorithms are all the keystore makes keys for, in order of
+	// preference: a TPM keystore's are what that TPM supports.
+	KeystoreAlgorithms AlgorithmNames `json:"keystoreAlgorithms"`
 }
 
 // Credential is WebDriver's Credential Parameters: what Add Credential

@@ -87,6 +87,7 @@ func (s *Server) Info() Info {
 		PIN:                 pinState(s.d.Authenticator.PINStatus()),
 		Profile:             s.d.Authenticator.Profile().String(),
 		Algorithms:          algorithmNames(s.d.Authenticator.Algorithms()),
+		KeystoreAlgorithms:  algorithmNames(s.d.Keystore.Algorithms()),
 	}
 }
 

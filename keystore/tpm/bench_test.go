@@ -81,7 +81,7 @@ func BenchmarkSign(b *testing.B) {
 				sign := tpm2.Sign{
 					KeyHandle:  key,
 					Digest:     tpm2.TPM2BDigest{Buffer: digest[:]},
-					InScheme:   signScheme,
+					InScheme:   signAlgorithms[keystore.ES256].signScheme(),
 					Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
 				}
 				for b.Loop() {

@@ -2,6 +2,7 @@ package tpm
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"encoding/binary"
 	"errors"
@@ -12,6 +13,8 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/vauth/vauth/internal/cose"
 )
 
 // recentKeyCount is how many new credential keys the engine remembers.
@@ -32,22 +35,22 @@ var ErrNotCertifiable = errors.New("tpm: only a credential key made moments ago 
 type recentKeys struct {
 	next int
 	keys [recentKeyCount]struct {
-		pub  *ecdsa.PublicKey
+		pub  crypto.PublicKey
 		blob []byte
 	}
 }
 
 // add remembers a new key. The blob is copied: the store clears its copy.
-func (r *recentKeys) add(pub *ecdsa.PublicKey, blob []byte) {
+func (r *recentKeys) add(pub crypto.PublicKey, blob []byte) {
 	k := &r.keys[r.next]
 	k.pub, k.blob = pub, bytes.Clone(blob)
 	r.next = (r.next + 1) % len(r.keys)
 }
 
 // find returns the blob of the recent key pub, or nil.
-func (r *recentKeys) find(pub *ecdsa.PublicKey) []byte {
+func (r *recentKeys) find(pub crypto.PublicKey) []byte {
 	for _, k := range r.keys {
-		if k.pub != nil && k.pub.Equal(pub) {
+		if k.pub != nil && cose.Equal(k.pub, pub) {
 			return k.blob
 		}
 	}
@@ -118,7 +121,11 @@ func (e *Engine) newAttestationKey() (*ecdsa.PublicKey, []byte, error) {
 		return nil, nil, err
 	}
 	defer e.mu.Unlock()
-	return e.createKey(attestationKeyBlobVersion, attestationKeyTemplate, "attestation key")
+	pk, blob, err := e.createKey(attestationKeyBlobVersion, keyP256, attestationKeyTemplate, "attestation key")
+	if err != nil {
+		return nil, nil, err
+	}
+	return pk.(*ecdsa.PublicKey), blob, nil
 }
 
 // forgetKey flushes the key of blob (the attestation key or the hmac-secret
@@ -137,18 +144,22 @@ func (e *Engine) forgetKey(blob []byte) error {
 
 // attestationKeyPublic returns the public key in an attestation key blob.
 func attestationKeyPublic(blob []byte) (*ecdsa.PublicKey, error) {
-	_, point, err := parseKeyBlob(blob, attestationKeyBlobVersion)
+	k, _, u, err := parseKeyBlob(blob, true)
 	if err != nil {
 		return nil, err
 	}
-	return ecdsaPublicKey(&point)
+	pk, err := publicKey(k, u)
+	if err != nil {
+		return nil, err
+	}
+	return pk.(*ecdsa.PublicKey), nil
 }
 
 // certify has the attestation key in aikBlob certify the recent credential
-// key pub with TPM2_Certify. It returns the TPMS_ATTEST the TPM made and
+// key pub, of any type, with TPM2_Certify. It returns the TPMS_ATTEST the TPM made and
 // signed, the attestation key's signature over it in ASN.1 DER, and the
 // credential key's TPMT_PUBLIC, whose name the TPMS_ATTEST carries.
-func (e *Engine) certify(pub *ecdsa.PublicKey, aikBlob, qualifyingData []byte) (certInfo, sig, pubArea []byte, err error) {
+func (e *Engine) certify(pub crypto.PublicKey, aikBlob, qualifyingData []byte) (certInfo, sig, pubArea []byte, err error) {
 	if len(qualifyingData) > maxQualifyingData {
 		return nil, nil, nil, fmt.Errorf("tpm: certify: %d bytes of qualifying data, at most %d", len(qualifyingData), maxQualifyingData)
 	}
@@ -160,7 +171,7 @@ func (e *Engine) certify(pub *ecdsa.PublicKey, aikBlob, qualifyingData []byte) (
 	if blob == nil {
 		return nil, nil, nil, ErrNotCertifiable
 	}
-	_, point, err := parseKeyBlob(blob, keyBlobVersion)
+	k, _, u, err := parseKeyBlob(blob, false)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -168,7 +179,7 @@ func (e *Engine) certify(pub *ecdsa.PublicKey, aikBlob, qualifyingData []byte) (
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	aik, err := e.key(aikBlob, attestationKeyBlobVersion, attestationKeyTemplate, "attestation key")
+	aik, err := e.key(aikBlob, true)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -190,7 +201,7 @@ func (e *Engine) certify(pub *ecdsa.PublicKey, aikBlob, qualifyingData []byte) (
 	if sig, err = derSignature(&rsp.Signature); err != nil {
 		return nil, nil, nil, fmt.Errorf("tpm: certify: %w", err)
 	}
-	return rsp.CertifyInfo.Bytes(), sig, tpm2.Marshal(credentialKeyTemplate(point)), nil
+	return rsp.CertifyInfo.Bytes(), sig, tpm2.Marshal(credentialKeyTemplate(k, u)), nil
 }
 
 // derSignature encodes a TPM ECDSA signature as ASN.1 DER, the form COSE

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/keystore"
 	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
@@ -63,7 +64,7 @@ func checkCertification(t *testing.T, cred *keystore.Credential, aik any, qd, ce
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pk, err := ecdsaPublicKey(point); err != nil || !pk.Equal(cred.PublicKey) {
+	if pk, err := publicKey(keyP256, unique{point: *point}); err != nil || !cose.Equal(pk, cred.PublicKey) {
 		t.Errorf("pubArea holds key %v (%v), not the credential's", pk, err)
 	}
 	params, err := pub.Parameters.ECCDetail()
@@ -158,7 +159,7 @@ func TestCertify(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.mu.Lock()
-		h, err := e.key(blob, attestationKeyBlobVersion, attestationKeyTemplate, "attestation key")
+		h, err := e.key(blob, true)
 		e.mu.Unlock()
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +168,7 @@ func TestCertify(t *testing.T) {
 		_, err = tpm2.Sign{
 			KeyHandle:  h,
 			Digest:     tpm2.TPM2BDigest{Buffer: digest[:]},
-			InScheme:   signScheme,
+			InScheme:   signAlgorithms[keystore.ES256].signScheme(),
 			Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
 		}.Execute(e.tpm)
 		if !errors.Is(err, tpm2.TPMRCTicket) {

@@ -5,11 +5,16 @@
 // Sealer that seals the store's master key to the TPM, so a copied store is
 // useless on another machine.
 //
-// Algorithms: ES256 only. A TPM 2.0 has no Ed25519 (EdDSA is not among the
-// TPM's algorithms), so the store's Algorithms() is [ES256], and the
-// authenticator's getInfo, which takes its list from the keystore, offers
-// ES256 alone; a relying party that asks for EdDSA only gets
-// CTAP2_ERR_UNSUPPORTED_ALGORITHM. The soft backend offers both.
+// Algorithms: what the TPM supports of ES256, ES384, ES512, RS256 and
+// PS256, read once with TPM2_GetCapability (algorithms and curves) and
+// TPM2_TestParms (RSA-2048) when the engine opens; a TPM 2.0 has no
+// Ed25519 and no secp256k1, so a relying party that asks for EdDSA only
+// gets CTAP2_ERR_UNSUPPORTED_ALGORITHM. The store adds an RSA check, once
+// per store (see Engine.checkRSA): RSA key blobs short enough for a
+// credential ID, and PSS salts as long as the hash. swtpm offers all five;
+// the simulator (Microsoft's reference TPM) ES256, ES384 and ES512. One key
+// type serves each ECC algorithm, one RSA-2048 type both RS256 and PS256:
+// credential keys have no scheme of their own, Sign names it.
 //
 // Attestation: the store keeps a TPM attestation key (AIK, a restricted
 // P-256 signing key made once) that certifies new credential keys with

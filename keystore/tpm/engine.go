@@ -4,18 +4,18 @@ import (
 	"bytes"
 	"container/list"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/google/go-tpm/tpm2"
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/keystore"
 )
 
@@ -28,32 +28,39 @@ const DefaultCacheSize = 2
 
 // First bytes of key blobs, which say the key's template.
 const (
-	// keyBlobVersion marks a credential key: an unrestricted P-256 signing
+	// keyBlobVersion marks a P-256 credential key: an unrestricted signing
 	// key with no scheme of its own (Sign names ECDSA-SHA256 each time), so
-	// that its public area reads as TPM attestation verifiers expect.
+	// that its public area reads as TPM attestation verifiers expect. The
+	// other credential key types are in keyTypes.
 	keyBlobVersion = 2
 	// attestationKeyBlobVersion marks the attestation key (AIK): a
 	// restricted P-256 ECDSA-SHA256 signing key.
 	attestationKeyBlobVersion = 0x41
 )
 
-// Sizes that bound a credential key blob: version, TPM2B_PRIVATE, TPMS_ECC_POINT.
-const (
-	p256Size = 32
-	// maxKeyPrivateSize is the TPM2B_PRIVATE of a P-256 key with an empty
-	// authValue under a SHA-256/AES-128 storage parent: size, integrity HMAC,
-	// IV, then the encrypted TPM2B_SENSITIVE (size, type, authValue,
-	// seedValue, ECC private scalar).
-	maxKeyPrivateSize = 2 + (2 + sha256.Size) + (2 + 16) + 2 + 2 + 2 + (2 + sha256.Size) + (2 + p256Size)
-	// maxKeyBlobLen is the longest blob Generate returns.
-	maxKeyBlobLen = 1 + maxKeyPrivateSize + (2 + p256Size) + (2 + p256Size)
-)
+// maxBlobLen is the longest blob of a key of type k: the version byte,
+// the TPM2B_PRIVATE of a key with an empty authValue under a
+// SHA-256/AES-128 storage parent (size, integrity HMAC, IV, then the
+// encrypted TPM2B_SENSITIVE: size, type, authValue, seedValue, and the ECC
+// private scalar or one RSA prime, TPM 2.0 Part 2 §12.3.2.3), and the
+// unique field (a TPMS_ECC_POINT or TPM2B_PUBLIC_KEY_RSA).
+func (k *keyType) maxBlobLen() int {
+	secret, uniqueLen := k.size, 2*(2+k.size)
+	if k.isRSA() {
+		secret, uniqueLen = k.size/2, 2+k.size
+	}
+	return 1 + 2 + (2 + sha256.Size) + (2 + 16) + 2 + 2 + 2 + (2 + sha256.Size) + (2 + secret) + uniqueLen
+}
 
 // errClosed is returned by an engine used after Close.
 var errClosed = errors.New("tpm: engine is closed")
 
+// errBlobTooLong: the TPM made a key whose blob is longer than the key
+// type's bound, and so than credential IDs may be.
+var errBlobTooLong = errors.New("blob too long")
+
 // Engine is a soft.KeyEngine whose credential keys are TPM objects: ECC
-// P-256 signing keys made by TPM2_Create under a storage primary key, so
+// or RSA signing keys made by TPM2_Create under a storage primary key, so
 // their private parts never leave the TPM unencrypted (fixedTPM,
 // fixedParent). The primary is created once when the engine opens and stays
 // loaded; recently used credential keys stay loaded too, so that repeated
@@ -77,6 +84,13 @@ type Engine struct {
 	noCreateLoaded bool
 	recent         recentKeys // see certify.go
 	info           *Info      // the TPM's identity, read on first use
+
+	// algs is what this TPM can make, in vauth's preference order, under
+	// algsMu rather than mu, which a TPM command (an RSA key generation:
+	// seconds on some TPMs) holds.
+	algsMu     sync.Mutex
+	algs       []int
+	maxBlobLen int // of the key types the TPM supports
 }
 
 // loadedKey is a credential key held loaded in the TPM.
@@ -111,6 +125,18 @@ func OpenEngine(opts Options) (*Engine, error) {
 	}
 	if err := e.createPrimary(); err != nil {
 		return nil, errors.Join(err, e.closeTransport())
+	}
+	caps, err := e.readCapabilities()
+	if err != nil {
+		return nil, errors.Join(err, e.Close())
+	}
+	e.algs = offeredAlgorithms(caps)
+	if !slices.Contains(e.algs, keystore.ES256) {
+		// The storage primary and the attestation key are P-256 keys.
+		return nil, errors.Join(fmt.Errorf("tpm: the TPM lacks ECDSA P-256 with SHA-256, which vauth needs"), e.Close())
+	}
+	for _, alg := range e.algs {
+		e.maxBlobLen = max(e.maxBlobLen, signAlgorithms[alg].key.maxBlobLen())
 	}
 	return e, nil
 }
@@ -163,76 +189,36 @@ func (e *Engine) createPrimary() error {
 // Name implements soft.KeyEngine.
 func (e *Engine) Name() string { return "tpm" }
 
-// Algorithms implements soft.KeyEngine: ES256 only (a TPM 2.0 has no
-// Ed25519).
-func (e *Engine) Algorithms() []int { return []int{keystore.ES256} }
-
-// MaxBlobLen implements soft.KeyEngine.
-func (e *Engine) MaxBlobLen() int { return maxKeyBlobLen }
-
-// p256KeyTemplate is the public area of a P-256 signing key under the
-// storage primary; point is empty in a creation template and the key's
-// public point otherwise. noDA: the key has an empty authValue, so
-// dictionary-attack protection guards nothing, and a lockout caused by
-// another program does not stop the authenticator.
-func p256KeyTemplate(restricted bool, scheme tpm2.TPMTECCScheme, point tpm2.TPMSECCPoint) tpm2.TPMTPublic {
-	return tpm2.TPMTPublic{
-		Type:    tpm2.TPMAlgECC,
-		NameAlg: tpm2.TPMAlgSHA256,
-		ObjectAttributes: tpm2.TPMAObject{
-			FixedTPM:            true,
-			FixedParent:         true,
-			SensitiveDataOrigin: true,
-			UserWithAuth:        true,
-			NoDA:                true,
-			Restricted:          restricted,
-			SignEncrypt:         true,
-		},
-		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
-			Symmetric: tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgNull},
-			Scheme:    scheme,
-			CurveID:   tpm2.TPMECCNistP256,
-			KDF:       tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
-		}),
-		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &point),
-	}
+// Algorithms implements soft.KeyEngine: those of ES256, ES384, ES512,
+// RS256 and PS256 that this TPM supports (read when the engine opened), in
+// vauth's order of preference. A TPM 2.0 has no Ed25519 and no secp256k1.
+func (e *Engine) Algorithms() []int {
+	e.algsMu.Lock()
+	defer e.algsMu.Unlock()
+	return slices.Clone(e.algs)
 }
 
-// ecdsaSHA256 is the ECDSA-SHA256 signature scheme.
-var ecdsaSHA256 = tpm2.TPMTECCScheme{
-	Scheme:  tpm2.TPMAlgECDSA,
-	Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
-}
-
-// credentialKeyTemplate is the public area of a credential key: an
-// unrestricted signing key whose scheme is TPM_ALG_NULL, as the TPM
-// attestation verifiers of python-fido2 require of the pubArea they check.
-func credentialKeyTemplate(point tpm2.TPMSECCPoint) tpm2.TPMTPublic {
-	return p256KeyTemplate(false, tpm2.TPMTECCScheme{Scheme: tpm2.TPMAlgNull}, point)
-}
-
-// attestationKeyTemplate is the public area of the attestation key: a
-// restricted signing key, so it signs only what the TPM itself produced
-// (TPMS_ATTEST structures) and never a digest that merely looks like one.
-func attestationKeyTemplate(point tpm2.TPMSECCPoint) tpm2.TPMTPublic {
-	return p256KeyTemplate(true, ecdsaSHA256, point)
-}
+// MaxBlobLen implements soft.KeyEngine: the longest blob of the key types
+// of Algorithms (RSA's, when the TPM makes RSA keys).
+func (e *Engine) MaxBlobLen() int { return e.maxBlobLen }
 
 // Generate implements soft.KeyEngine with TPM2_CreateLoaded, which makes
 // the key and leaves it loaded for the attestation and the first assertion
-// that follow. The blob is a version byte, the key's TPM2B_PRIVATE
-// (encrypted and integrity-protected by the storage primary, so only this
-// TPM can load it) and its public point; the rest of the public area is the
-// fixed template.
+// that follow. The blob is a version byte (the key type), the key's
+// TPM2B_PRIVATE (encrypted and integrity-protected by the storage primary,
+// so only this TPM can load it) and its public point or modulus; the rest
+// of the public area is the fixed template. RSA key generation takes the
+// TPM a while (a prime search); the caller runs it off the CTAPHID loop.
 func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
-	if alg != keystore.ES256 {
-		return nil, nil, fmt.Errorf("%w: %d (the TPM backend makes ES256 keys only)", keystore.ErrUnsupportedAlgorithm, alg)
+	s, ok := signAlgorithms[alg]
+	if !ok || !slices.Contains(e.Algorithms(), alg) {
+		return nil, nil, fmt.Errorf("%w: %s (this TPM makes %s)", keystore.ErrUnsupportedAlgorithm, keystore.AlgorithmName(alg), algorithmNames(e.Algorithms()))
 	}
 	if err := e.lock(); err != nil {
 		return nil, nil, err
 	}
 	defer e.mu.Unlock()
-	pk, blob, err := e.createKey(keyBlobVersion, credentialKeyTemplate, "credential key")
+	pk, blob, err := e.createKey(s.key.version, s.key, credentialKeyTemplate, "credential key")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -240,15 +226,24 @@ func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
 	return pk, blob, nil
 }
 
-// createKey makes a P-256 key from template under the primary, leaves it
-// loaded in the cache, and returns its public key and its blob (first byte
-// version). e.mu is held.
-func (e *Engine) createKey(version byte, template func(tpm2.TPMSECCPoint) tpm2.TPMTPublic, what string) (*ecdsa.PublicKey, []byte, error) {
-	h, priv, pub, err := e.createLoaded(template(tpm2.TPMSECCPoint{}))
+// algorithmNames lists algorithms by name, comma-separated.
+func algorithmNames(algs []int) string {
+	names := make([]string, len(algs))
+	for i, a := range algs {
+		names[i] = keystore.AlgorithmName(a)
+	}
+	return strings.Join(names, ", ")
+}
+
+// createKey makes a key of type k from template under the primary, leaves
+// it loaded in the cache, and returns its public key and its blob (first
+// byte version). e.mu is held.
+func (e *Engine) createKey(version byte, k *keyType, template func(*keyType, unique) tpm2.TPMTPublic, what string) (crypto.PublicKey, []byte, error) {
+	h, priv, pub, err := e.createLoaded(template(k, unique{}))
 	if err != nil {
 		return nil, nil, tpmError(e.tpm, "create "+what, err)
 	}
-	blob, pk, err := keyBlob(version, template, priv, pub, what)
+	blob, pk, err := keyBlob(version, k, template, priv, pub, what)
 	if err != nil {
 		return nil, nil, errors.Join(err, e.flush(h.Handle, "flush "+what))
 	}
@@ -257,26 +252,27 @@ func (e *Engine) createKey(version byte, template func(tpm2.TPMSECCPoint) tpm2.T
 }
 
 // keyBlob makes the blob of a new key from what the TPM returned: the
-// version byte, the private area and the public point.
-func keyBlob(version byte, template func(tpm2.TPMSECCPoint) tpm2.TPMTPublic, priv tpm2.TPM2BPrivate, pub *tpm2.TPMTPublic, what string) ([]byte, *ecdsa.PublicKey, error) {
-	point, err := pub.Unique.ECC()
+// version byte, the private area and the unique field.
+func keyBlob(version byte, k *keyType, template func(*keyType, unique) tpm2.TPMTPublic, priv tpm2.TPM2BPrivate, pub *tpm2.TPMTPublic, what string) ([]byte, crypto.PublicKey, error) {
+	u, err := uniqueOf(k, pub)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tpm: %s public area: %w", what, err)
 	}
 	// Load checks the private area against the public area's name, so the
-	// template rebuilt from the point must be exactly what the TPM made.
-	if !bytes.Equal(tpm2.Marshal(template(*point)), tpm2.Marshal(*pub)) {
+	// template rebuilt from the unique field must be exactly what the TPM
+	// made.
+	if !bytes.Equal(tpm2.Marshal(template(k, u)), tpm2.Marshal(*pub)) {
 		return nil, nil, fmt.Errorf("tpm: the TPM changed the %s template", what)
 	}
-	pk, err := ecdsaPublicKey(point)
+	pk, err := publicKey(k, u)
 	if err != nil {
 		return nil, nil, err
 	}
 	blob := []byte{version}
 	blob = append(blob, tpm2.Marshal(priv)...)
-	blob = append(blob, tpm2.Marshal(*point)...)
-	if len(blob) > maxKeyBlobLen {
-		return nil, nil, fmt.Errorf("tpm: %s blob of %d bytes, more than %d", what, len(blob), maxKeyBlobLen)
+	blob = append(blob, u.marshal(k)...)
+	if len(blob) > k.maxBlobLen() {
+		return nil, nil, fmt.Errorf("tpm: %s %w: %d bytes, more than %d", what, errBlobTooLong, len(blob), k.maxBlobLen())
 	}
 	return blob, pk, nil
 }
@@ -324,61 +320,50 @@ func (e *Engine) createLoaded(template tpm2.TPMTPublic) (tpm2.NamedHandle, tpm2.
 	return h, rsp.OutPrivate, pub, err
 }
 
-// ecdsaPublicKey converts a TPM P-256 point, checking that it is on the
-// curve.
-func ecdsaPublicKey(p *tpm2.TPMSECCPoint) (*ecdsa.PublicKey, error) {
-	if len(p.X.Buffer) > p256Size || len(p.Y.Buffer) > p256Size {
-		return nil, errors.New("tpm: credential public key: coordinate too long")
-	}
-	raw := make([]byte, 1+2*p256Size)
-	raw[0] = 4 // uncompressed point
-	copy(raw[1+p256Size-len(p.X.Buffer):], p.X.Buffer)
-	copy(raw[1+2*p256Size-len(p.Y.Buffer):], p.Y.Buffer)
-	pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
-	if err != nil {
-		return nil, fmt.Errorf("tpm: credential public key: %w", err)
-	}
-	return pk, nil
-}
-
-// parseKeyBlob splits a key blob of the given version into the key's
-// private area and public point.
-func parseKeyBlob(blob []byte, version byte) (tpm2.TPM2BPrivate, tpm2.TPMSECCPoint, error) {
-	bad := func(what string) (tpm2.TPM2BPrivate, tpm2.TPMSECCPoint, error) {
-		return tpm2.TPM2BPrivate{}, tpm2.TPMSECCPoint{}, fmt.Errorf("tpm: bad key blob: %s", what)
+// parseKeyBlob splits the blob of the attestation key (aik) or of a
+// credential key into its key type, private area and unique field.
+func parseKeyBlob(blob []byte, aik bool) (*keyType, tpm2.TPM2BPrivate, unique, error) {
+	bad := func(what string) (*keyType, tpm2.TPM2BPrivate, unique, error) {
+		return nil, tpm2.TPM2BPrivate{}, unique{}, fmt.Errorf("tpm: bad key blob: %s", what)
 	}
 	s := cryptobyte.String(blob)
 	var v uint8
-	var priv, x, y []byte
+	var priv []byte
 	if !s.ReadUint8(&v) {
 		return bad("empty")
 	}
-	if v != version {
-		return bad(fmt.Sprintf("version %d, want %d", v, version))
+	k, ok := keyTypeOf(v)
+	if aik {
+		k, ok = keyP256, v == attestationKeyBlobVersion
 	}
-	if !s.ReadUint16LengthPrefixed((*cryptobyte.String)(&priv)) ||
-		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&x)) ||
-		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&y)) || !s.Empty() {
+	if !ok {
+		return bad(fmt.Sprintf("version %d", v))
+	}
+	if !s.ReadUint16LengthPrefixed((*cryptobyte.String)(&priv)) {
+		return bad("truncated")
+	}
+	u, ok := parseUnique(k, s)
+	if !ok {
 		return bad("truncated or trailing data")
 	}
-	point := tpm2.TPMSECCPoint{X: tpm2.TPM2BECCParameter{Buffer: x}, Y: tpm2.TPM2BECCParameter{Buffer: y}}
-	return tpm2.TPM2BPrivate{Buffer: priv}, point, nil
+	return k, tpm2.TPM2BPrivate{Buffer: priv}, u, nil
 }
 
-// signScheme is the scheme credential keys sign with; their template names
-// none (see credentialKeyTemplate).
-var signScheme = tpm2.TPMTSigScheme{
-	Scheme:  tpm2.TPMAlgECDSA,
-	Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256}),
-}
-
-// Sign implements soft.KeyEngine: SHA-256 on the host, TPM2_Sign on the
-// digest, the signature returned in ASN.1 DER.
+// Sign implements soft.KeyEngine: the algorithm's hash on the host,
+// TPM2_Sign on the digest with the algorithm's scheme, the signature
+// returned as WebAuthn wants it (§6.5.5: ASN.1 DER for ECDSA).
 func (e *Engine) Sign(alg int, blob []byte, msg []byte) ([]byte, error) {
-	if alg != keystore.ES256 {
+	s, ok := signAlgorithms[alg]
+	if !ok {
 		return nil, fmt.Errorf("%w: %d", keystore.ErrUnsupportedAlgorithm, alg)
 	}
-	digest := sha256.Sum256(msg)
+	if len(blob) == 0 || blob[0] != s.key.version {
+		return nil, fmt.Errorf("tpm: bad key blob for %s", keystore.AlgorithmName(alg))
+	}
+	digest, err := cose.Digest(alg, msg)
+	if err != nil {
+		return nil, err
+	}
 	if err := e.lock(); err != nil {
 		return nil, err
 	}
@@ -387,39 +372,30 @@ func (e *Engine) Sign(alg int, blob []byte, msg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rsp, err := tpm2.Sign{
-		KeyHandle:  key,
-		Digest:     tpm2.TPM2BDigest{Buffer: digest[:]},
-		InScheme:   signScheme,
-		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
-	}.Execute(e.tpm)
-	if err != nil {
-		return nil, tpmError(e.tpm, "sign", err)
-	}
-	sig, err := derSignature(&rsp.Signature)
-	if err != nil {
-		return nil, fmt.Errorf("tpm: sign: %w", err)
-	}
-	return sig, nil
+	return e.signDigest(key, s, digest)
 }
 
 // credentialKey returns the loaded credential key of blob. e.mu is held.
 func (e *Engine) credentialKey(blob []byte) (tpm2.NamedHandle, error) {
-	return e.key(blob, keyBlobVersion, credentialKeyTemplate, "credential key")
+	return e.key(blob, false)
 }
 
-// key returns the loaded key of blob, from the cache or by TPM2_Load. e.mu
-// is held.
-func (e *Engine) key(blob []byte, version byte, template func(tpm2.TPMSECCPoint) tpm2.TPMTPublic, what string) (tpm2.NamedHandle, error) {
+// key returns the loaded key of blob, the attestation key's (aik) or a
+// credential key's, from the cache or by TPM2_Load. e.mu is held.
+func (e *Engine) key(blob []byte, aik bool) (tpm2.NamedHandle, error) {
 	if el, ok := e.loaded[string(blob)]; ok {
 		e.lru.MoveToFront(el)
 		return el.Value.(*loadedKey).handle, nil
 	}
-	priv, point, err := parseKeyBlob(blob, version)
+	template, what := credentialKeyTemplate, "credential key"
+	if aik {
+		template, what = attestationKeyTemplate, "attestation key"
+	}
+	k, priv, u, err := parseKeyBlob(blob, aik)
 	if err != nil {
 		return tpm2.NamedHandle{}, err
 	}
-	h, err := e.load(priv, template(point))
+	h, err := e.load(priv, template(k, u))
 	if err != nil {
 		return tpm2.NamedHandle{}, tpmError(e.tpm, "load "+what, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,16 +67,19 @@ func TestEngineGenerateSign(t *testing.T) {
 	verify(t, pub2, []byte("m"), sig)
 }
 
+// The engine makes what the TPM can (the simulator: every algorithm of
+// vauth but EdDSA and ES256K) and refuses the rest, and a blob signs only
+// with the algorithms of its key type.
 func TestEngineUnsupportedAlgorithm(t *testing.T) {
 	e := openTestEngine(t, tpmtest.Simulator(t), 0)
 	_, blob, err := e.Generate(keystore.ES256)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	if got := e.Algorithms(); len(got) != 1 || got[0] != keystore.ES256 {
-		t.Errorf("Algorithms() = %v, want [ES256]", got)
+	if got, want := e.Algorithms(), []int{keystore.ES256, keystore.ES384, keystore.ES512, keystore.RS256, keystore.PS256}; !slices.Equal(got, want) {
+		t.Errorf("Algorithms() = %v, want %v", got, want)
 	}
-	for _, alg := range []int{keystore.EdDSA, 0, -257 /* RS256 */, -35 /* ES384 */} {
+	for _, alg := range []int{keystore.EdDSA, 0, keystore.ES256K} {
 		t.Run(fmt.Sprint(alg), func(t *testing.T) {
 			if _, _, err := e.Generate(alg); !errors.Is(err, keystore.ErrUnsupportedAlgorithm) {
 				t.Errorf("Generate(%d) = %v, want ErrUnsupportedAlgorithm", alg, err)
@@ -84,6 +88,11 @@ func TestEngineUnsupportedAlgorithm(t *testing.T) {
 				t.Errorf("Sign(%d) = %v, want ErrUnsupportedAlgorithm", alg, err)
 			}
 		})
+	}
+	for _, alg := range []int{keystore.ES384, keystore.ES512, keystore.RS256, keystore.PS256} {
+		if _, err := e.Sign(alg, blob, []byte("m")); err == nil || errors.Is(err, keystore.ErrUnsupportedAlgorithm) {
+			t.Errorf("Sign(%s) with a P-256 key = %v, want a bad-blob error", keystore.AlgorithmName(alg), err)
+		}
 	}
 }
 

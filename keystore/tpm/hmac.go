@@ -21,7 +21,7 @@ const maxHMACMessage = 1024
 // keyedhash key made by the TPM (sensitiveDataOrigin), which never leaves it
 // unencrypted (fixedTPM, fixedParent); unique is empty in the creation
 // template and the key's unique digest otherwise. noDA for the reason given
-// at p256KeyTemplate.
+// at keyTemplate.
 func hmacKeyTemplate(unique tpm2.TPM2BDigest) tpm2.TPMTPublic {
 	return tpm2.TPMTPublic{
 		Type:    tpm2.TPMAlgKeyedHash,

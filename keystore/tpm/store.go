@@ -64,8 +64,42 @@ func OpenWithEngine(dir string, e *Engine, so soft.Options) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(err, e.Close())
 	}
-	return &Store{Store: s, engine: e}, nil
+	st := &Store{Store: s, engine: e}
+	if err := st.checkRSA(); err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
+	return st, nil
 }
+
+// checkRSA runs the engine's RSA check (see Engine.checkRSA) on the first
+// open of a store whose TPM makes RSA keys, keeps the result among the
+// store's blobs, and withdraws what it rules out.
+func (s *Store) checkRSA() error {
+	if !s.engine.offersRSA() {
+		return nil
+	}
+	found, err := s.GetBlob(blobRSACheck)
+	switch {
+	case err == nil && len(found) == 1:
+	case err == nil || errors.Is(err, keystore.ErrNotFound):
+		result, err := s.engine.checkRSA()
+		if err != nil {
+			return err
+		}
+		found = []byte{result}
+		if err := s.PutBlob(blobRSACheck, found); err != nil {
+			return fmt.Errorf("tpm: storing the RSA check: %w", err)
+		}
+	default:
+		return fmt.Errorf("tpm: reading the RSA check: %w", err)
+	}
+	s.engine.applyRSACheck(found[0])
+	return nil
+}
+
+// Algorithms implements keystore.Keystore: what the TPM makes, less what
+// the RSA check ruled out.
+func (s *Store) Algorithms() []int { return s.engine.Algorithms() }
 
 // Engine returns the store's TPM engine (for its command counts).
 func (s *Store) Engine() *Engine { return s.engine }
@@ -123,22 +157,22 @@ func (s *Store) TPMInfo() (manufacturer uint32, model string, firmwareVersion ui
 // TPM2_Certify, for the WebAuthn "tpm" attestation format: certInfo is the
 // TPMS_ATTEST the TPM made (extraData = qualifyingData, attested = the
 // key's name) and signed, sig the attestation key's ECDSA-SHA256 signature
-// over it in ASN.1 DER, pubArea the credential key's TPMT_PUBLIC. Only a
+// over it in ASN.1 DER (whatever the credential's algorithm: the
+// attestation key is P-256), pubArea the credential key's TPMT_PUBLIC. Only a
 // credential made moments ago by this store can be certified
 // (ErrNotCertifiable otherwise): attestation happens at creation.
 func (s *Store) Certify(cred *keystore.Credential, qualifyingData []byte) (certInfo, sig, pubArea []byte, err error) {
 	if cred == nil {
 		return nil, nil, nil, errors.New("tpm: certify: no credential")
 	}
-	pub, ok := cred.PublicKey.(*ecdsa.PublicKey)
-	if !ok || cred.Algorithm != keystore.ES256 {
+	if _, ok := signAlgorithms[cred.Algorithm]; !ok {
 		return nil, nil, nil, fmt.Errorf("%w: %d", keystore.ErrUnsupportedAlgorithm, cred.Algorithm)
 	}
 	aik, _, err := s.attestationKey()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return s.engine.certify(pub, aik, qualifyingData)
+	return s.engine.certify(cred.PublicKey, aik, qualifyingData)
 }
 
 // Reset implements keystore.Keystore: it also unloads the attestation key

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/keystore"
 	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
@@ -130,7 +131,7 @@ func TestSwtpmPrivateKeyStaysInTPM(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pk, err := ecdsaPublicKey(point); err != nil || !pk.Equal(pub) {
+		if pk, err := publicKey(keyP256, unique{point: *point}); err != nil || !cose.Equal(pk, pub) {
 			t.Errorf("ReadPublic gives public key %v (%v), want the credential's", pk, err)
 		}
 	})
@@ -166,7 +167,7 @@ func TestSwtpmPrivateKeyStaysInTPM(t *testing.T) {
 		if err := (tpm2.PolicyCommandCode{Code: tpm2.TPMCCDuplicate}).Update(calc); err != nil {
 			t.Fatal(err)
 		}
-		tmpl := credentialKeyTemplate(tpm2.TPMSECCPoint{})
+		tmpl := credentialKeyTemplate(keyP256, unique{})
 		tmpl.AuthPolicy = tpm2.TPM2BDigest{Buffer: calc.Hash().Digest}
 		created, err := tpm2.Create{ParentHandle: e.primary, InPublic: tpm2.New2B(tmpl)}.Execute(e.tpm)
 		if err != nil {

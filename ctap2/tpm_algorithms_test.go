@@ -1,0 +1,137 @@
+package ctap2
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vauth/vauth/attestation"
+	"github.com/vauth/vauth/hid"
+	"github.com/vauth/vauth/keystore"
+	"github.com/vauth/vauth/keystore/tpm"
+	"github.com/vauth/vauth/keystore/tpm/tpmtest"
+)
+
+// swtpmAlgorithms are the algorithms swtpm makes keys for.
+var swtpmAlgorithms = []int{keystore.ES256, keystore.ES384, keystore.ES512, keystore.RS256, keystore.PS256}
+
+// newTPMDevice is a test device on a TPM store on swtpm, with tpm
+// attestation.
+func newTPMDevice(t *testing.T, modify ...func(*Config)) *testDevice {
+	t.Helper()
+	ks, err := tpm.Open(t.TempDir(), tpm.Options{Device: tpmtest.StartSwtpm(t, t.TempDir()).Device})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ks.Close() })
+	ca, err := attestation.LoadOrCreateCA(ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	useTPM := func(c *Config) { c.Keystore, c.Attester = ks, attestation.TPM(ca, testAAGUID, ks) }
+	d := newTestDevice(t, append([]func(*Config){useTPM}, modify...)...)
+	d.store = ks.Store
+	return d
+}
+
+// TestTPMEveryAlgorithm registers a credential of each algorithm swtpm
+// makes, of both kinds, with tpm attestation, and asserts with it; getInfo
+// offers exactly those (CTAP 2.1 §6.4 algorithms).
+func TestTPMEveryAlgorithm(t *testing.T) {
+	d := newTPMDevice(t)
+	var offered []algorithmDescriptor
+	mustUnmarshal(t, d.mustGetInfo()[getInfoAlgorithms], &offered)
+	var algs []int
+	for _, a := range offered {
+		algs = append(algs, a.Alg)
+	}
+	if !slices.Equal(algs, swtpmAlgorithms) {
+		t.Errorf("getInfo algorithms %v, want %v", algs, swtpmAlgorithms)
+	}
+	for _, alg := range swtpmAlgorithms {
+		for _, rk := range []bool{false, true} {
+			name := fmt.Sprintf("%s/rk=%t", keystore.AlgorithmName(alg), rk)
+			reg := d.register(withAlgorithms(makeCredentialParams("example.com", []byte(name), "alice", rk), alg))
+			if reg.fmt != attestation.FormatTPM || reg.authData.alg != alg {
+				t.Errorf("%s: fmt %q, credential alg %d", name, reg.fmt, reg.authData.alg)
+			}
+			status, resp := d.call(CmdGetAssertion, getAssertionParams("example.com", reg.authData.credentialID))
+			if status != CTAP2OK {
+				t.Fatalf("%s: getAssertion: %v", name, status)
+			}
+			verifyAlg(t, alg, reg.authData.publicKey, decodeAssertion(t, resp))
+		}
+	}
+}
+
+// TestTPMLongestCredentialIDsFit: on swtpm, a non-discoverable RSA
+// credential with the longest credBlob has the longest ID (its sealed key
+// blob: the TPM-wrapped private area and the modulus), within WebAuthn's
+// 1023 bytes (571); getInfo reports it as maxCredentialIdLength, and
+// maxCredentialCountInList such IDs fit a getAssertion in maxMsgSize.
+func TestTPMLongestCredentialIDsFit(t *testing.T) {
+	const webauthnMaxIDLen = 1023 // WebAuthn §4, Credential ID
+	for _, tc := range []struct {
+		maxMsg, wantCount int
+	}{{DefaultMaxMsgSize, 12}, {1200, 1}} { // 571-byte IDs: 12 of them, not 16, in 7609 bytes
+		d := newTPMDevice(t, func(c *Config) { c.MaxMsgSize = tc.maxMsg })
+		info := d.mustGetInfo()
+		var maxID, count int
+		mustUnmarshal(t, info[getInfoMaxCredentialIDLength], &maxID)
+		mustUnmarshal(t, info[getInfoMaxCredentialCountInList], &count)
+		if maxID != d.store.MaxCredentialIDLength() || maxID > webauthnMaxIDLen || count != tc.wantCount {
+			t.Errorf("maxMsgSize %d: maxCredentialIdLength %d (store %d), maxCredentialCountInList %d; want at most %d, and %d",
+				tc.maxMsg, maxID, d.store.MaxCredentialIDLength(), count, webauthnMaxIDLen, tc.wantCount)
+		}
+		var ids [][]byte
+		for range count {
+			c, err := d.store.Create(keystore.CreateRequest{RPIDHash: sha256.Sum256([]byte("example.com")), Algorithm: keystore.RS256,
+				CredBlob: make([]byte, keystore.MaxCredBlobLength)})
+			if err != nil || len(c.ID) != maxID {
+				t.Fatalf("credential ID of %d bytes, %v; want %d", len(c.ID), err, maxID)
+			}
+			ids = append(ids, c.ID)
+		}
+		params := encode(t, getAssertionParams("example.com", ids...))
+		if len(params)+1 > tc.maxMsg {
+			t.Errorf("maxMsgSize %d: a getAssertion with %d of the longest IDs takes %d bytes", tc.maxMsg, count, len(params)+1)
+		}
+		if status, _ := d.callRaw(context.Background(), CmdGetAssertion, params); status != CTAP2OK {
+			t.Errorf("maxMsgSize %d: getAssertion with a full allowList: %v", tc.maxMsg, status)
+		}
+	}
+}
+
+// TestTPMRSAKeyGenerationKeepalive: while swtpm makes an RSA key (a prime
+// search, tenths of a second) for makeCredential over CTAPHID, the device
+// sends KEEPALIVE (processing) (CTAP 2.1 §11.2.9.2.1).
+func TestTPMRSAKeyGenerationKeepalive(t *testing.T) {
+	d := newTPMDevice(t)
+	host, dev := hid.Pipe()
+	serveCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hid.NewDevice(d.a, hid.WithKeepaliveInterval(time.Millisecond)).Serve(serveCtx, dev) }()
+	t.Cleanup(func() { stop(); host.Close(); <-done })
+	c, err := hid.NewClient(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	processing := 0
+	params := withAlgorithms(makeCredentialParams("example.com", []byte("u"), "u", false), keystore.RS256)
+	start := time.Now()
+	resp, err := c.CBOR(context.Background(), append([]byte{byte(CmdMakeCredential)}, encode(t, params)...), func(s byte) {
+		if s == hid.StatusProcessing {
+			processing++
+		}
+	})
+	if err != nil || len(resp) == 0 || Status(resp[0]) != CTAP2OK {
+		t.Fatalf("makeCredential RS256: %x, %v", resp, err)
+	}
+	t.Logf("makeCredential RS256 on swtpm: %v, %d KEEPALIVE (processing)", time.Since(start), processing)
+	if processing == 0 {
+		t.Error("no KEEPALIVE while the TPM made the RSA key")
+	}
+}
