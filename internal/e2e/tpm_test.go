@@ -35,19 +35,19 @@ func requireTPM(t *testing.T) {
 	t.Skip(msg)
 }
 
-// tpmCredential makes a credential with fido2-cred -M on a TPM store, whose
-// attestation is tpm. libfido2 verifies tpm statements of RS256 keys only
-// (Windows Hello's), not ES256 ones, so the public key comes from the
-// authenticator data that fido2-cred printed, and is written as PEM for
-// fido2-assert -V.
-func tpmCredential(t *testing.T, tools fido2Tools, dev, rpID string, resident bool) credential {
+// tpmCredential makes a credential of fido2-cred type alg with fido2-cred
+// -M on a TPM store, whose attestation is tpm. libfido2 verifies tpm
+// statements of RS256 keys only (Windows Hello's), so the public key comes
+// from the authenticator data that fido2-cred printed, and is written as
+// PEM for fido2-assert -V.
+func tpmCredential(t *testing.T, tools fido2Tools, dev, rpID, alg string, resident bool) credential {
 	t.Helper()
-	c := credential{rpID: rpID, alg: "es256", resident: resident, userID: b64(randomBytes(16))}
+	c := credential{rpID: rpID, alg: alg, resident: resident, userID: b64(randomBytes(16))}
 	args := []string{"-M", "-q"}
 	if resident {
 		args = append(args, "-r")
 	}
-	made := run(t, lines(b64(randomBytes(32)), rpID, "tpm-user", c.userID), nil, tools.cred, append(args, dev, "es256")...)
+	made := run(t, lines(b64(randomBytes(32)), rpID, "tpm-user", c.userID), nil, tools.cred, append(args, dev, alg)...)
 	fields := strings.Split(strings.TrimSuffix(made, "\n"), "\n")
 	if len(fields) < 6 || fields[1] != rpID || fields[2] != "tpm" {
 		t.Fatalf("fido2-cred -M printed %q, want rp id %q and attestation format tpm", made, rpID)
@@ -71,6 +71,11 @@ func tpmCredential(t *testing.T, tools fido2Tools, dev, rpID string, resident bo
 	key, err := cose.Parse(authData[idLenOffset+2+idLen:])
 	if err != nil {
 		t.Fatalf("credential public key: %v", err)
+	}
+	for _, a := range fido2Algorithms {
+		if a.typ == alg && key.Alg != a.alg {
+			t.Fatalf("fido2-cred -M %s made a key of COSE algorithm %d, want %d", alg, key.Alg, a.alg)
+		}
 	}
 	pub, err := key.PublicKey()
 	if err != nil {
@@ -97,9 +102,9 @@ func decodeB64(t *testing.T, s string) []byte {
 }
 
 // TestTPMLibfido2: libfido2 registers TPM-backed credentials (tpm
-// attestation), gets assertions that verify with their public keys, before
-// and after vauth restarts; the device offers ES256 only, and refuses
-// EdDSA.
+// attestation) of every type it shares with the TPM (swtpm: es256, es384,
+// rs256), gets assertions that verify with their public keys, before and
+// after vauth restarts; the device refuses EdDSA, which no TPM makes.
 func TestTPMLibfido2(t *testing.T) {
 	requireTPM(t)
 	tools := requireFido2Tools(t)
@@ -107,12 +112,20 @@ func TestTPMLibfido2(t *testing.T) {
 	v := startVauth(t, store, "--keystore", "tpm")
 
 	info := run(t, "", nil, tools.token, "-I", v.hidraw)
-	if algs := infoField(info, "algorithms"); !slices.Equal(algs, []string{"es256 (public-key)"}) {
-		t.Errorf("fido2-token -I lists algorithms %q on a TPM store, want es256 alone", algs)
+	algs := infoField(info, "algorithms")
+	for _, want := range []string{"es256 (public-key)", "es384 (public-key)", "rs256 (public-key)"} {
+		if !slices.Contains(algs, want) {
+			t.Errorf("fido2-token -I lists algorithms %q on a swtpm store, want %s among them", algs, want)
+		}
 	}
-	creds := []credential{
-		tpmCredential(t, tools, v.hidraw, "tpm.example.org", false),
-		tpmCredential(t, tools, v.hidraw, "tpm-rk.example.org", true),
+	if slices.Contains(algs, "eddsa (public-key)") {
+		t.Errorf("fido2-token -I lists eddsa on a TPM store: %q", algs)
+	}
+	var creds []credential
+	for _, alg := range []string{"es256", "es384", "rs256"} {
+		creds = append(creds,
+			tpmCredential(t, tools, v.hidraw, alg+".tpm.example.org", alg, false),
+			tpmCredential(t, tools, v.hidraw, alg+".tpm-rk.example.org", alg, true))
 	}
 	for _, c := range creds {
 		if err := verifyAssertion(t, tools, getAssertion(t, tools, v.hidraw, c), c.publicKey, c.alg); err != nil {
