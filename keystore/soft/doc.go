@@ -6,7 +6,8 @@
 //
 // A store is a directory (0700) holding:
 //
-//	store.db    bbolt: meta, credentials, per-RP index, counters, blobs
+//	store.db    bbolt: meta, credentials, per-RP index, counters, blobs,
+//	            stored non-discoverable credentials
 //	master.key  the master key as the Sealer sealed it (0600)
 //	lock        flock'ed while a process has the store open; holds its pid
 //
@@ -14,9 +15,10 @@
 // credBlob in the credential ID and nothing on disk except, once used, a
 // signature counter. The exception is a key whose blob is longer than the
 // longest EC or EdDSA blob (an RSA key; see InlineLimiter): its sealed ID
-// would be 345 bytes or more, and getInfo's maxCredentialCountInList, which
-// must let a list of the longest IDs fit maxMsgSize, would fall to 2 on
-// uhid's 1200 bytes for every user (python-fido2 refuses longer lists).
+// would be 345 bytes or more, and getInfo's maxCredentialCountInList
+// (CTAP 2.1 §6.4), which vauth keeps to what a list of IDs of
+// maxCredentialIdLength fits in maxMsgSize, would fall to 2 on uhid's 1200
+// bytes for every user (python-fido2 refuses longer lists).
 // Such a credential gets a random 17-byte ID and a record in the database,
 // bound to its rpIdHash, which only Reset removes; it is still not
 // discoverable. Discoverable credentials live in the database with
