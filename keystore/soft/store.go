@@ -88,10 +88,10 @@ type Store struct {
 	// inlineBlobLen is the longest engine blob sealed into a
 	// non-discoverable credential ID; a longer one is kept in bucketND.
 	inlineBlobLen int
-	// readIDLen bounds the IDs the store looks at: the longest sealed ID of
-	// the engine's largest blob, or of an RSA-3072 key when the engine now
-	// makes shorter ones, as stores made before bucketND sealed them all, so
-	// that lowering Options.RSABits loses no credential.
+	// readIDLen bounds the IDs the store looks at: the sealed ID of the
+	// engine's largest blob or of an RSA-3072 key, whichever is longer,
+	// since vauth sealed RSA keys into IDs before bucketND, and a store may
+	// have been opened with smaller RSA keys since.
 	readIDLen int
 
 	// mu is held for reading by every operation and for writing by Reset and
