@@ -232,9 +232,9 @@ func nilIfEmpty(b []byte) []byte {
 	return slices.Clone(b)
 }
 
-// put stores the record of a new credential that assemble made: insert's
-// for a discoverable credential, whose replaced credentials' IDs it
-// returns, or the record of a stored non-discoverable one.
+// put stores the record of a new credential that assemble made: a
+// discoverable one with insert, returning the IDs of the credentials it
+// replaced, or a stored non-discoverable one in bucketND.
 func (s *Store) put(tx *bolt.Tx, c *keystore.Credential, rec *record) ([][]byte, error) {
 	if c.Discoverable {
 		return s.insert(tx, c.ID, rec)

@@ -46,8 +46,8 @@ const (
 	counterV1           = 0x01 // counter record: 0x01 || high-water mark u32
 )
 
-// Stored non-discoverable credentials, whose sealed ID would be longer than
-// Store.inlineIDLen (doc.go says why).
+// Stored non-discoverable credentials, whose key blob is longer than
+// Store.inlineBlobLen (doc.go says why).
 const (
 	// idNonDiscoverableStoredV1 is the ID: 0x05 || random, shaped as a
 	// discoverable ID; the record is in bucketND.

@@ -317,4 +317,7 @@ func (e *Engine) remember(digest [32]byte, k any) {
 	}
 }
 
-var _ KeyEngine = (*Engine)(nil)
+var (
+	_ KeyEngine     = (*Engine)(nil)
+	_ InlineLimiter = (*Engine)(nil)
+)
