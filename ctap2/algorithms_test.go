@@ -54,6 +54,9 @@ func TestEveryAlgorithm(t *testing.T) {
 				if reg.authData.alg != alg {
 					t.Errorf("%s: credential public key has alg %d", name, reg.authData.alg)
 				}
+				if n := len(reg.authData.credentialID); n > d.store.MaxCredentialIDLength() {
+					t.Errorf("%s: credential ID of %d bytes, more than maxCredentialIdLength %d", name, n, d.store.MaxCredentialIDLength())
+				}
 				checkPackedStatement(t, name, reg, alg, ca)
 				status, resp := d.call(CmdGetAssertion, getAssertionParams("example.com", reg.authData.credentialID))
 				if status != CTAP2OK {
@@ -294,27 +297,28 @@ func TestSetAlgorithms(t *testing.T) {
 	}
 }
 
-// TestLongestCredentialIDsFit: RSA keys make the longest credential IDs
-// (keystore/soft: 345 bytes with the longest credBlob); getInfo reports
-// that as maxCredentialIdLength, and maxCredentialCountInList stays at a
-// number of such IDs that fits a getAssertion in maxMsgSize, for the
-// CTAPHID maximum and for uhid's 1200 bytes.
+// TestLongestCredentialIDsFit: ES512 keys with the longest credBlob make
+// the longest credential IDs (keystore/soft: 155 bytes; RSA keys, which
+// would make 345, are kept in the store behind 17-byte IDs); getInfo
+// reports that as maxCredentialIdLength, and maxCredentialCountInList
+// stays at a number of such IDs that fits a getAssertion in maxMsgSize:
+// 4 on uhid's 1200 bytes, which python-fido2 0.9 holds allowLists to.
 func TestLongestCredentialIDsFit(t *testing.T) {
 	for _, tc := range []struct {
 		maxMsg, wantCount int
-	}{{DefaultMaxMsgSize, DefaultMaxCredentialCountInList}, {1200, 2}} {
+	}{{DefaultMaxMsgSize, DefaultMaxCredentialCountInList}, {1200, 4}} {
 		d := newTestDevice(t, func(c *Config) { c.MaxMsgSize = tc.maxMsg })
 		info := d.mustGetInfo()
 		var maxID, count int
 		mustUnmarshal(t, info[getInfoMaxCredentialIDLength], &maxID)
 		mustUnmarshal(t, info[getInfoMaxCredentialCountInList], &count)
-		if maxID != d.store.MaxCredentialIDLength() || maxID != 345 || count != tc.wantCount {
-			t.Errorf("maxMsgSize %d: maxCredentialIdLength %d (store %d), maxCredentialCountInList %d; want 345, %d",
+		if maxID != d.store.MaxCredentialIDLength() || maxID != 155 || count != tc.wantCount {
+			t.Errorf("maxMsgSize %d: maxCredentialIdLength %d (store %d), maxCredentialCountInList %d; want 155, %d",
 				tc.maxMsg, maxID, d.store.MaxCredentialIDLength(), count, tc.wantCount)
 		}
 		var ids [][]byte
 		for range count {
-			c, err := d.store.Create(keystore.CreateRequest{RPIDHash: sha256.Sum256([]byte("example.com")), Algorithm: keystore.RS256,
+			c, err := d.store.Create(keystore.CreateRequest{RPIDHash: sha256.Sum256([]byte("example.com")), Algorithm: keystore.ES512,
 				CredBlob: make([]byte, keystore.MaxCredBlobLength)})
 			if err != nil || len(c.ID) != maxID {
 				t.Fatalf("credential ID of %d bytes, %v; want %d", len(c.ID), err, maxID)

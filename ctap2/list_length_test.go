@@ -6,6 +6,7 @@ func TestFittingListLength(t *testing.T) {
 	for _, tc := range []struct{ maxMsgSize, idLen, want int }{
 		{DefaultMaxMsgSize, 119, DefaultMaxCredentialCountInList}, // soft IDs on the CTAPHID maximum
 		{1200, 119, 5}, // soft IDs within a hardware key's message size
+		{1200, 155, 4}, // soft's longest IDs (ES512, the longest credBlob) on uhid
 		{1200, 251, 2}, // TPM IDs
 		{500, 251, 1},  // never less than one
 		{1200, 17, 16}, // short IDs: capped at the default

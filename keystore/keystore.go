@@ -132,7 +132,9 @@ type Keystore interface {
 	// Create makes a new key pair. A discoverable credential is durable when
 	// Create returns, and replaces (in the same transaction) any discoverable
 	// credential of the same RP with the same user ID. A non-discoverable
-	// credential keeps its sealed key in its ID, bound to RPIDHash. A field
+	// credential keeps its sealed key in its ID, bound to RPIDHash, or, when
+	// the key would make the ID too long, in the store behind a short ID,
+	// as durably and as bound; it is not discoverable either way. A field
 	// out of its limits is refused with an error wrapping ErrInvalidLength.
 	Create(req CreateRequest) (*Credential, error)
 	// Lookup finds a credential by ID for an RP: a discoverable one in the

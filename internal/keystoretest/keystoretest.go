@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"Indexes", testIndexes},
 		{"Limits", testLimits},
 		{"AlgorithmRoundTrip", testAlgorithmRoundTrip},
+		{"NonDiscoverableEveryAlgorithm", testNonDiscoverableEveryAlgorithm},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,8 +3,10 @@ package soft
 import (
 	"bytes"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -110,38 +112,42 @@ func TestEngineRSASizes(t *testing.T) {
 
 // TestCredentialIDLengths checks for both RSA sizes that every algorithm's
 // longest non-discoverable credential ID (with the longest credBlob) fits
-// in MaxCredentialIDLength, which stays within WebAuthn's 1023 bytes, and
-// that the credential is found and signs.
+// in MaxCredentialIDLength, which ES512's sealed ID sets: EC and EdDSA keys
+// are sealed into their IDs, RSA keys kept in the store behind 17-byte IDs;
+// and that the credential is found and signs.
 func TestCredentialIDLengths(t *testing.T) {
-	for _, tc := range []struct {
-		bits  int
-		maxID int
-	}{
-		{DefaultRSABits, sealOverhead + ndPayloadMaxV3 + 1 + 256}, // 345
-		{RSABits3072, sealOverhead + ndPayloadMaxV3 + 1 + 384},    // 473
-	} {
-		s := mustOpen(t, t.TempDir(), Options{RSABits: tc.bits})
-		if got := s.MaxCredentialIDLength(); got != tc.maxID || got > 1023 {
-			t.Errorf("RSA-%d: MaxCredentialIDLength = %d, want %d (at most 1023)", tc.bits, got, tc.maxID)
+	const maxID = sealOverhead + ndPayloadMaxV3 + 1 + 66 // 155
+	for _, bits := range []int{DefaultRSABits, RSABits3072} {
+		s := mustOpen(t, t.TempDir(), Options{RSABits: bits})
+		if got := s.MaxCredentialIDLength(); got != maxID {
+			t.Errorf("RSA-%d: MaxCredentialIDLength = %d, want %d", bits, got, maxID)
 		}
 		for _, alg := range s.Algorithms() {
+			name := fmt.Sprintf("RSA-%d, %s", bits, keystore.AlgorithmName(alg))
 			c, err := s.Create(keystore.CreateRequest{RPIDHash: testRP, Algorithm: alg, CredBlob: make([]byte, keystore.MaxCredBlobLength)})
 			if err != nil {
-				t.Fatalf("RSA-%d, %s: %v", tc.bits, keystore.AlgorithmName(alg), err)
+				t.Fatalf("%s: %v", name, err)
 			}
-			if len(c.ID) > s.MaxCredentialIDLength() {
-				t.Errorf("RSA-%d, %s: ID of %d bytes, more than %d", tc.bits, keystore.AlgorithmName(alg), len(c.ID), s.MaxCredentialIDLength())
+			want := struct {
+				kind byte
+				n    int
+			}{idNonDiscoverableV3, sealOverhead + ndPayloadMaxV3 + blobLen(alg, bits)}
+			if alg == keystore.RS256 || alg == keystore.PS256 {
+				want.kind, want.n = idNonDiscoverableStoredV1, discoverableIDLen
+			}
+			if c.ID[0] != want.kind || len(c.ID) != want.n || len(c.ID) > maxID {
+				t.Errorf("%s: ID of kind %#x and %d bytes, want %#x and %d", name, c.ID[0], len(c.ID), want.kind, want.n)
 			}
 			found, err := s.Lookup(testRP, c.ID)
 			if err != nil {
-				t.Fatalf("RSA-%d, %s: Lookup: %v", tc.bits, keystore.AlgorithmName(alg), err)
+				t.Fatalf("%s: Lookup: %v", name, err)
 			}
 			sig, err := s.Sign(found, []byte("m"))
 			if err == nil {
 				err = cose.Verify(alg, c.PublicKey, []byte("m"), sig)
 			}
 			if err != nil {
-				t.Errorf("RSA-%d, %s: sign and verify: %v", tc.bits, keystore.AlgorithmName(alg), err)
+				t.Errorf("%s: sign and verify: %v", name, err)
 			}
 		}
 		mustClose(t, s)
@@ -175,34 +181,42 @@ func TestEngineSignsOldBlobs(t *testing.T) {
 	}
 }
 
-// TestRSASizeLowered: non-discoverable RS256 credentials made by a store
-// with RSA-3072 keys are still found and sign once the store is opened
-// with the default 2048 bits, which reports shorter IDs.
-func TestRSASizeLowered(t *testing.T) {
-	dir := t.TempDir()
-	s := mustOpen(t, dir, Options{RSABits: RSABits3072})
-	c, err := s.Create(keystore.CreateRequest{RPIDHash: testRP, Algorithm: keystore.RS256, CredBlob: make([]byte, keystore.MaxCredBlobLength)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustClose(t, s)
-	s = mustOpen(t, dir, Options{})
-	defer mustClose(t, s)
-	if len(c.ID) <= s.MaxCredentialIDLength() {
-		t.Fatalf("ID of %d bytes, not longer than the 2048-bit store's %d", len(c.ID), s.MaxCredentialIDLength())
-	}
-	found, err := s.Lookup(testRP, c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := s.Sign(found, []byte("m"))
-	if err == nil {
-		err = cose.Verify(keystore.RS256, c.PublicKey, []byte("m"), sig)
-	}
-	if err != nil {
-		t.Fatalf("sign with the 3072-bit key: %v", err)
-	}
-	if n, err := s.NextCounter(found); err != nil || n != 1 {
-		t.Errorf("NextCounter = %d, %v", n, err)
+// TestSealedRSAIDs: non-discoverable RSA credentials whose key is sealed
+// into their ID, as vauth made them before it kept RSA keys in the store
+// (345 bytes for RSA-2048, 473 for RSA-3072 with the longest credBlob),
+// are still found, sign and count in a store opened with the default
+// 2048 bits, which reports far shorter IDs.
+func TestSealedRSAIDs(t *testing.T) {
+	for _, tc := range []struct{ bits, idLen int }{{DefaultRSABits, 345}, {RSABits3072, 473}} {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, Options{RSABits: tc.bits})
+		pub, blob, err := s.engine.Generate(keystore.RS256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := s.sealID(&ndPayload{alg: keystore.RS256, created: 1, credBlob: make([]byte, keystore.MaxCredBlobLength), blob: blob}, testRP)
+		if err != nil || len(id) != tc.idLen {
+			t.Fatalf("RSA-%d: sealed ID of %d bytes, %v; want %d", tc.bits, len(id), err, tc.idLen)
+		}
+		mustClose(t, s)
+		s = mustOpen(t, dir, Options{})
+		found, err := s.Lookup(testRP, id)
+		if err != nil {
+			t.Fatalf("RSA-%d: Lookup: %v", tc.bits, err)
+		}
+		sig, err := s.Sign(found, []byte("m"))
+		if err == nil {
+			err = cose.Verify(keystore.RS256, pub, []byte("m"), sig)
+		}
+		if err != nil {
+			t.Errorf("RSA-%d: sign and verify: %v", tc.bits, err)
+		}
+		if n, err := s.NextCounter(found); err != nil || n != 1 {
+			t.Errorf("RSA-%d: NextCounter = %d, %v", tc.bits, n, err)
+		}
+		if _, err := s.Lookup(sha256.Sum256([]byte("other.example")), id); !errors.Is(err, keystore.ErrNotFound) {
+			t.Errorf("RSA-%d: Lookup for another RP: %v, want ErrNotFound", tc.bits, err)
+		}
+		mustClose(t, s)
 	}
 }

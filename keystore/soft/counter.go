@@ -96,13 +96,13 @@ func (s *Store) loadCounter(c *keystore.Credential) (uint32, error) {
 			return 0, keystore.ErrNotFound
 		}
 		clear(plain)
-	case idDiscoverableV1:
+	case idDiscoverableV1, idNonDiscoverableStoredV1:
 	default:
 		return 0, keystore.ErrNotFound
 	}
 	var mark uint32
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if c.ID[0] == idDiscoverableV1 && tx.Bucket(bucketCreds).Get(c.ID) == nil {
+		if missing(tx, c.ID) {
 			return keystore.ErrNotFound
 		}
 		val := tx.Bucket(bucketCounters).Get(c.ID)
@@ -120,11 +120,11 @@ func (s *Store) loadCounter(c *keystore.Credential) (uint32, error) {
 }
 
 // storeCounter persists a new high-water mark and the use that reserved it,
-// in the same transaction checking that a discoverable credential still
+// in the same transaction checking that a credential with a record still
 // exists.
 func (s *Store) storeCounter(id []byte, mark uint32, u usage) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if id[0] == idDiscoverableV1 && tx.Bucket(bucketCreds).Get(id) == nil {
+		if missing(tx, id) {
 			return keystore.ErrNotFound
 		}
 		if err := tx.Bucket(bucketUsage).Put(id, u.marshal()); err != nil {

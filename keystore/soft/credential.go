@@ -21,27 +21,31 @@ var errUserMismatch = errors.New("soft: user ID does not match the credential's"
 
 // Create implements keystore.Keystore. A discoverable credential needs an RP
 // ID and a user ID of 1 to 64 bytes; its first block of counter values is
-// reserved in the same transaction.
+// reserved in the same transaction. A non-discoverable credential whose key
+// is too long for its ID is stored as durably, its counter starting at its
+// first use as for the others.
 func (s *Store) Create(req keystore.CreateRequest) (*keystore.Credential, error) {
 	if err := s.begin(); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
 	c, rec, err := s.newCredential(req)
-	if err != nil || !req.Discoverable {
+	if err != nil || rec == nil {
 		return c, err
 	}
 	var replaced [][]byte
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		replaced, err = s.insert(tx, c.ID, rec)
+		replaced, err = s.put(tx, c, rec)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("soft: store credential: %w", err)
 	}
 	s.forgetCounters(replaced)
-	s.startCounter(c.ID, s.block)
+	if c.Discoverable {
+		s.startCounter(c.ID, s.block)
+	}
 	return c, nil
 }
 
@@ -91,8 +95,8 @@ func (s *Store) CreateMany(reqs []keystore.CreateRequest) ([]*keystore.Credentia
 }
 
 // newCredential validates req and makes its key pair: a non-discoverable
-// credential complete with its sealed ID, a discoverable one with the
-// record to insert.
+// credential complete with its sealed ID, or a credential with the record
+// to put.
 func (s *Store) newCredential(req keystore.CreateRequest) (*keystore.Credential, *record, error) {
 	if err := s.checkRequest(req); err != nil {
 		return nil, nil, err
@@ -123,7 +127,8 @@ func (s *Store) checkRequest(req keystore.CreateRequest) error {
 
 // assemble makes the credential of a key pair that the engine generated
 // (or, for Import, took in): a non-discoverable credential complete with
-// its sealed ID, a discoverable one with the record to insert.
+// its sealed ID, or a discoverable one or a non-discoverable one whose blob
+// is longer than s.inlineBlobLen with the record to put.
 func (s *Store) assemble(req keystore.CreateRequest, pub crypto.PublicKey, blob []byte) (*keystore.Credential, *record, error) {
 	var err error
 	if len(blob) > s.engine.MaxBlobLen() {
@@ -142,20 +147,23 @@ func (s *Store) assemble(req keystore.CreateRequest, pub crypto.PublicKey, blob 
 		ThirdPartyPayment: req.ThirdPartyPayment,
 	}
 	flags := credentialFlags(req.ThirdPartyPayment)
-	if !req.Discoverable {
+	if !req.Discoverable && len(blob) <= s.inlineBlobLen {
 		p := ndPayload{alg: req.Algorithm, credProtect: req.CredProtect, created: c.Created.UnixNano(), flags: flags, credBlob: c.CredBlob, blob: blob}
-		plain := p.marshal()
-		defer clear(plain)
-		c.ID, err = seal(s.keys.credentialID, s.rand, plain, sealAD(idNonDiscoverableV3, req.RPIDHash[:]))
-		if err != nil {
+		if c.ID, err = s.sealID(&p, req.RPIDHash); err != nil {
 			return nil, nil, err
 		}
 		c.KeyHandle = slices.Clone(c.ID)
 		return c, nil, nil
 	}
 
+	// A discoverable credential, or a non-discoverable one whose sealed ID
+	// would be too long (doc.go): a random ID, and a record.
+	kind := byte(idDiscoverableV1)
+	if !req.Discoverable {
+		kind = idNonDiscoverableStoredV1
+	}
 	c.ID = make([]byte, discoverableIDLen)
-	c.ID[0] = idDiscoverableV1
+	c.ID[0] = kind
 	if _, err := io.ReadFull(s.rand, c.ID[1:]); err != nil {
 		return nil, nil, fmt.Errorf("soft: credential ID: %w", err)
 	}
@@ -170,21 +178,32 @@ func (s *Store) assemble(req keystore.CreateRequest, pub crypto.PublicKey, blob 
 	if err != nil {
 		return nil, nil, fmt.Errorf("soft: encode public key: %w", err)
 	}
-	c.RPID = req.RPID
-	c.User = keystore.User{ID: slices.Clone(req.User.ID), Name: req.User.Name, DisplayName: req.User.DisplayName}
-	return c, &record{
-		rpID:         c.RPID,
-		rpIDHash:     c.RPIDHash,
-		user:         c.User,
-		alg:          c.Algorithm,
-		credProtect:  c.CredProtect,
-		created:      c.Created.UnixNano(),
-		publicKey:    pubDER,
-		keyHandle:    c.KeyHandle,
-		credBlob:     c.CredBlob,
-		largeBlobKey: c.LargeBlobKey,
-		flags:        flags,
-	}, nil
+	rec := &record{
+		rpIDHash:    c.RPIDHash,
+		alg:         c.Algorithm,
+		credProtect: c.CredProtect,
+		created:     c.Created.UnixNano(),
+		publicKey:   pubDER,
+		keyHandle:   c.KeyHandle,
+		credBlob:    c.CredBlob,
+		flags:       flags,
+
+		nonDiscoverable: !req.Discoverable,
+	}
+	if req.Discoverable {
+		c.RPID = req.RPID
+		c.User = keystore.User{ID: slices.Clone(req.User.ID), Name: req.User.Name, DisplayName: req.User.DisplayName}
+		rec.rpID, rec.user, rec.largeBlobKey = c.RPID, c.User, c.LargeBlobKey
+	}
+	return c, rec, nil
+}
+
+// sealID seals a non-discoverable credential's payload into its ID, bound
+// to rpIDHash.
+func (s *Store) sealID(p *ndPayload, rpIDHash [32]byte) ([]byte, error) {
+	plain := p.marshal()
+	defer clear(plain)
+	return seal(s.keys.credentialID, s.rand, plain, sealAD(idNonDiscoverableV3, rpIDHash[:]))
 }
 
 // checkExtensionData checks the credBlob and largeBlobKey of a request: a
@@ -211,6 +230,24 @@ func nilIfEmpty(b []byte) []byte {
 		return nil
 	}
 	return slices.Clone(b)
+}
+
+// put stores the record of a new credential that assemble made: a
+// discoverable one with insert, returning the IDs of the credentials it
+// replaced, or a stored non-discoverable one in bucketND.
+func (s *Store) put(tx *bolt.Tx, c *keystore.Credential, rec *record) ([][]byte, error) {
+	if c.Discoverable {
+		return s.insert(tx, c.ID, rec)
+	}
+	nd := tx.Bucket(bucketND)
+	if nd.Get(c.ID) != nil {
+		return nil, errors.New("soft: credential ID collision")
+	}
+	val, err := rec.encodeND()
+	if err != nil {
+		return nil, err
+	}
+	return nil, nd.Put(c.ID, val)
 }
 
 // insert stores a discoverable credential's record, its RP index entry
@@ -309,8 +346,9 @@ func deleteCredential(tx *bolt.Tx, id []byte) error {
 	return addDiscoverable(tx, -1)
 }
 
-// Lookup implements keystore.Keystore. A non-discoverable credential comes
-// back without PublicKey: its ID carries only what signing needs.
+// Lookup implements keystore.Keystore. A non-discoverable credential with a
+// sealed ID comes back without PublicKey: its ID carries only what signing
+// needs. A stored one is bound to its rpIdHash as a sealed ID is.
 func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, error) {
 	if len(id) == 0 || len(id) > s.readIDLen {
 		return nil, keystore.ErrNotFound
@@ -337,7 +375,7 @@ func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, erro
 
 			ThirdPartyPayment: p.flags&flagThirdPartyPayment != 0,
 		}, nil
-	case idDiscoverableV1:
+	case idDiscoverableV1, idNonDiscoverableStoredV1:
 		rec, err := s.readRecord(id)
 		if err != nil {
 			return nil, err
@@ -351,16 +389,38 @@ func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, erro
 	}
 }
 
-// readRecord reads the record of a discoverable credential;
-// keystore.ErrNotFound when there is none.
+// readRecord reads the record of a discoverable or stored non-discoverable
+// credential, by the kind of its ID; keystore.ErrNotFound when there is
+// none.
 func (s *Store) readRecord(id []byte) (*record, error) {
 	var rec *record
 	err := s.db.View(func(tx *bolt.Tx) error {
+		if id[0] != idNonDiscoverableStoredV1 {
+			var err error
+			rec, err = getRecord(tx.Bucket(bucketCreds), id)
+			return err
+		}
+		val := tx.Bucket(bucketND).Get(id)
+		if val == nil {
+			return keystore.ErrNotFound
+		}
 		var err error
-		rec, err = getRecord(tx.Bucket(bucketCreds), id)
+		rec, err = parseNDRecord(val)
 		return err
 	})
 	return rec, err
+}
+
+// missing reports whether id names a credential that the database holds
+// the record of, and it does not: deleted, reset, or never made.
+func missing(tx *bolt.Tx, id []byte) bool {
+	switch id[0] {
+	case idDiscoverableV1:
+		return tx.Bucket(bucketCreds).Get(id) == nil
+	case idNonDiscoverableStoredV1:
+		return tx.Bucket(bucketND).Get(id) == nil
+	}
+	return false
 }
 
 // getRecord reads the record under id in the credentials bucket;
@@ -456,8 +516,9 @@ func (n newestFirst) credentials() []*keystore.Credential {
 	return out
 }
 
-// Delete implements keystore.Keystore. Non-discoverable credentials live in
-// their IDs and cannot be deleted: ErrNotFound.
+// Delete implements keystore.Keystore. Non-discoverable credentials cannot
+// be deleted one by one, whether they live in their IDs or in bucketND:
+// ErrNotFound, for every one alike; Reset removes them.
 func (s *Store) Delete(id []byte) error {
 	if len(id) != discoverableIDLen || id[0] != idDiscoverableV1 {
 		return keystore.ErrNotFound

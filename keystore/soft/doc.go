@@ -6,13 +6,22 @@
 //
 // A store is a directory (0700) holding:
 //
-//	store.db    bbolt: meta, credentials, per-RP index, counters, blobs
+//	store.db    bbolt: meta, credentials, per-RP index, counters, blobs,
+//	            stored non-discoverable credentials
 //	master.key  the master key as the Sealer sealed it (0600)
 //	lock        flock'ed while a process has the store open; holds its pid
 //
 // Non-discoverable credentials keep their sealed key, credProtect level and
 // credBlob in the credential ID and nothing on disk except, once used, a
-// signature counter. Discoverable credentials live in the database with
+// signature counter. The exception is a key whose blob is longer than the
+// longest EC or EdDSA blob (an RSA key; see InlineLimiter): its sealed ID
+// would be 345 bytes or more, and getInfo's maxCredentialCountInList
+// (CTAP 2.1 §6.4), which vauth keeps to what a list of IDs of
+// maxCredentialIdLength fits in maxMsgSize, would fall to 2 on uhid's 1200
+// bytes for every user (python-fido2 refuses longer lists).
+// Such a credential gets a random 17-byte ID and a record in the database,
+// bound to its rpIdHash, which only Reset removes; it is still not
+// discoverable. Discoverable credentials live in the database with
 // their key sealed and bound to the credential ID and rpIdHash, and their
 // credBlob and largeBlobKey. Counters reserve blocks ahead so that they
 // strictly increase across crashes without an fsync per assertion.
@@ -22,8 +31,9 @@
 //
 // The software Engine makes keys of every algorithm in keystore.Preferred
 // (ES256, EdDSA, ES384, ES512, RS256, PS256, ES256K); software.go lays out
-// its versioned key blobs, which keep RSA keys as their two primes so that
-// a non-discoverable RSA-2048 credential ID stays at 345 bytes at most.
+// its versioned key blobs, which keep RSA keys as their two primes (which
+// vauth sealed into IDs of up to 345 bytes, or 473 for RSA-3072, before
+// the exception above; the store still reads those).
 //
 // The store answers the optional index interfaces of keystore (a count of
 // discoverable credentials kept in the meta bucket by the transactions

@@ -23,6 +23,16 @@ type KeyEngine interface {
 	Sign(alg int, blob []byte, msg []byte) ([]byte, error)
 }
 
+// InlineLimiter is a KeyEngine some of whose key blobs would make
+// non-discoverable credential IDs too long (RSA private keys):
+// MaxInlineBlobLen is the longest blob that the store still seals into an
+// ID. A credential with a longer blob gets a short ID and keeps its key in
+// the database (doc.go says why). An engine that is no InlineLimiter has
+// every blob sealed into its ID.
+type InlineLimiter interface {
+	MaxInlineBlobLen() int
+}
+
 // Sealer protects the store's master key at rest. The default writes it to
 // a 0600 file, wrapped with argon2id when a passphrase is given;
 // keystore/tpm seals it to the TPM so that a copied store is useless

@@ -26,7 +26,10 @@ import (
 // Version 4 writes recordV3 records and idNonDiscoverableV3 IDs (with the
 // flags, thirdPartyPayment); it still reads the older ones, so a version 3
 // store needs no rewriting, but an older vauth must not open it.
-const formatVersion = 4
+// Version 5 adds the bucket of stored non-discoverable credentials
+// (idNonDiscoverableStoredV1 IDs, ndRecordV1 records), which Open creates
+// in an older store; an older vauth would not find those credentials.
+const formatVersion = 5
 
 // The first byte of every sealed or persisted value names its format and
 // version.
@@ -41,6 +44,18 @@ const (
 	recordV2            = 0x02 // discoverable credential record: recordV1's fields, then credBlob and largeBlobKey; still read
 	recordV3            = 0x03 // discoverable credential record: recordV2's fields under this version byte, then the flags byte
 	counterV1           = 0x01 // counter record: 0x01 || high-water mark u32
+)
+
+// Stored non-discoverable credentials, whose key blob is longer than
+// Store.inlineBlobLen (doc.go says why).
+const (
+	// idNonDiscoverableStoredV1 is the ID: 0x05 || random, shaped as a
+	// discoverable ID; the record is in bucketND.
+	idNonDiscoverableStoredV1 = 0x05
+	// ndRecordV1 is the record: 0x01 || rpIdHash || alg || credProtect ||
+	// created || flags || credBlob (u8 length) || public key (PKIX DER, u16
+	// length) || key handle (keyHandleV1, u16 length).
+	ndRecordV1 = 0x01
 )
 
 // Sizes of the formats above.
@@ -89,8 +104,11 @@ var (
 	keyCount       = []byte("discoverable") // number of discoverable credentials, u64
 )
 
+// bucketND maps a stored non-discoverable credential's ID to its record.
+var bucketND = []byte("nondiscoverable")
+
 // dataBuckets are the buckets Reset empties.
-var dataBuckets = [][]byte{bucketCreds, bucketRPs, bucketCounters, bucketBlobs, bucketUsage}
+var dataBuckets = [][]byte{bucketCreds, bucketRPs, bucketCounters, bucketBlobs, bucketUsage, bucketND}
 
 var errOpen = errors.New("soft: sealed value does not open")
 
@@ -228,6 +246,10 @@ type record struct {
 	largeBlobKey []byte
 	// flags is recordV3's flags byte: 0 for older records.
 	flags byte
+	// nonDiscoverable marks the record of a stored non-discoverable
+	// credential (ndRecordV1), which has no rpID, user, seq or
+	// largeBlobKey.
+	nonDiscoverable bool
 }
 
 // encode is the record as this vauth stores it, recordV3: what marshal
@@ -341,7 +363,7 @@ func (r *record) credential(id []byte) (*keystore.Credential, error) {
 		User:         r.user,
 		Algorithm:    r.alg,
 		PublicKey:    pub,
-		Discoverable: true,
+		Discoverable: !r.nonDiscoverable,
 		CredProtect:  r.credProtect,
 		CredBlob:     r.credBlob,
 		LargeBlobKey: r.largeBlobKey,
@@ -350,6 +372,58 @@ func (r *record) credential(id []byte) (*keystore.Credential, error) {
 
 		ThirdPartyPayment: r.flags&flagThirdPartyPayment != 0,
 	}, nil
+}
+
+// encodeND encodes the record of a stored non-discoverable credential as
+// ndRecordV1: what its sealed ID would have held, and the rpIdHash it is
+// bound to, the public key and the sealed key handle.
+func (r *record) encodeND() ([]byte, error) {
+	n := 1 + len(r.rpIDHash) + 4 + 1 + 8 + 1 + 1 + len(r.credBlob) + 2 + len(r.publicKey) + 2 + len(r.keyHandle)
+	b := cryptobyte.NewBuilder(make([]byte, 0, n))
+	b.AddUint8(ndRecordV1)
+	b.AddBytes(r.rpIDHash[:])
+	b.AddUint32(uint32(int32(r.alg)))
+	b.AddUint8(r.credProtect)
+	b.AddUint64(uint64(r.created))
+	b.AddUint8(r.flags)
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.credBlob) })
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.publicKey) })
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.keyHandle) })
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("soft: encode non-discoverable credential record: %w", err)
+	}
+	return out, nil
+}
+
+// parseNDRecord decodes an ndRecordV1; the result does not alias val.
+func parseNDRecord(val []byte) (*record, error) {
+	s := cryptobyte.String(val)
+	var (
+		r                       = record{nonDiscoverable: true}
+		version                 uint8
+		hash, credBlob, pub, kh []byte
+		alg                     uint32
+		created                 uint64
+	)
+	if !s.ReadUint8(&version) || version != ndRecordV1 {
+		return nil, errors.New("soft: non-discoverable credential record has an unknown format")
+	}
+	if !s.ReadBytes(&hash, len(r.rpIDHash)) || !s.ReadUint32(&alg) || !s.ReadUint8(&r.credProtect) ||
+		!s.ReadUint64(&created) || !s.ReadUint8(&r.flags) ||
+		!s.ReadUint8LengthPrefixed((*cryptobyte.String)(&credBlob)) ||
+		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&pub)) ||
+		!s.ReadUint16LengthPrefixed((*cryptobyte.String)(&kh)) || !s.Empty() ||
+		r.flags&^knownFlags != 0 || len(credBlob) > keystore.MaxCredBlobLength {
+		return nil, errors.New("soft: malformed non-discoverable credential record")
+	}
+	copy(r.rpIDHash[:], hash)
+	r.alg = int(int32(alg))
+	r.created = int64(created)
+	r.credBlob = nilIfEmpty(credBlob)
+	r.publicKey = slices.Clone(pub)
+	r.keyHandle = slices.Clone(kh)
+	return &r, nil
 }
 
 // upgradeRecords rewrites every recordV1 record as recordV3 (no credBlob,

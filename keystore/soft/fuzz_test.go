@@ -32,8 +32,21 @@ func FuzzLookup(f *testing.F) {
 			f.Add(c.ID)
 		}
 	}
+	// The loop made the stored RSA IDs (idNonDiscoverableStoredV1); add a
+	// sealed RSA ID, as vauth made them before.
+	_, blob, err := s.engine.Generate(keystore.RS256)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sealed, err := s.sealID(&ndPayload{alg: keystore.RS256, blob: blob}, testRP)
+	if err != nil {
+		f.Fatal(err)
+	}
+	known[string(sealed)] = true
+	f.Add(sealed)
 	f.Add([]byte{})
 	f.Add([]byte{idDiscoverableV1})
+	f.Add([]byte{idNonDiscoverableStoredV1})
 	f.Fuzz(func(t *testing.T, id []byte) {
 		c, err := s.Lookup(testRP, id)
 		switch {

@@ -114,14 +114,14 @@ func (s *Store) Import(req keystore.ImportRequest) (*keystore.Credential, error)
 	if err != nil {
 		return nil, err
 	}
-	if !c.Discoverable && req.SignCount == 0 {
+	if rec == nil && req.SignCount == 0 {
 		return c, nil // like a new one: nothing on disk until its first use
 	}
 	var replaced [][]byte
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		if c.Discoverable {
+		if rec != nil {
 			var err error
-			if replaced, err = s.insert(tx, c.ID, rec); err != nil {
+			if replaced, err = s.put(tx, c, rec); err != nil {
 				return err
 			}
 		}

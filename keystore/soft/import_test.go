@@ -52,6 +52,7 @@ func TestImport(t *testing.T) {
 		{"ES384 discoverable", p384, &p384.PublicKey, 0, keystore.ES384, true, 3},
 		{"ES512 non-discoverable", p521, &p521.PublicKey, 0, keystore.ES512, false, 3},
 		{"RS256 non-discoverable", rsaKey, &rsaKey.PublicKey, 0, keystore.RS256, false, 9},
+		{"PS256 non-discoverable, counter 0", rsaKey, &rsaKey.PublicKey, keystore.PS256, keystore.PS256, false, 0},
 		{"PS256 discoverable", rsaKey, &rsaKey.PublicKey, keystore.PS256, keystore.PS256, true, 9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

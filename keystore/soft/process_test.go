@@ -92,6 +92,12 @@ func childCrash(dir string) {
 		fail(err)
 	}
 	fmt.Printf("nd %x\n", nd.ID)
+	// An RSA one, which the store keeps in its database.
+	stored, err := s.Create(keystore.CreateRequest{RPIDHash: crashRP, Algorithm: keystore.RS256})
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("nd %x\n", stored.ID)
 	for i := 0; ; i++ {
 		user := fmt.Sprintf("%d-%d", os.Getpid(), i)
 		c, err := s.Create(keystore.CreateRequest{
@@ -102,7 +108,7 @@ func childCrash(dir string) {
 			fail(err)
 		}
 		fmt.Printf("cred %x\n", c.ID)
-		targets := []*keystore.Credential{c, nd}
+		targets := []*keystore.Credential{c, nd, stored}
 		if len(earlier) > 0 {
 			targets = append(targets, earlier[i%len(earlier)])
 		}

@@ -113,6 +113,19 @@ func (e *Engine) Algorithms() []int { return keystore.Preferred() }
 // the longest.
 func (e *Engine) MaxBlobLen() int { return blobLen(keystore.RS256, e.rsaBits) }
 
+// MaxInlineBlobLen implements InlineLimiter: the longest blob of an EC or
+// EdDSA key (ES512's), so that only RSA keys are kept in the store and
+// every other credential ID stays as it was.
+func (e *Engine) MaxInlineBlobLen() int {
+	n := 0
+	for _, alg := range e.Algorithms() {
+		if alg != keystore.RS256 && alg != keystore.PS256 {
+			n = max(n, blobLen(alg, e.rsaBits))
+		}
+	}
+	return n
+}
+
 // blobLen is the length of a blob of alg; rsaBits is the RSA key size.
 func blobLen(alg, rsaBits int) int {
 	switch alg {
@@ -304,4 +317,7 @@ func (e *Engine) remember(digest [32]byte, k any) {
 	}
 }
 
-var _ KeyEngine = (*Engine)(nil)
+var (
+	_ KeyEngine     = (*Engine)(nil)
+	_ InlineLimiter = (*Engine)(nil)
+)

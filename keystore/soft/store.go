@@ -85,9 +85,13 @@ type Store struct {
 	rand     io.Reader
 	log      *slog.Logger
 	maxIDLen int
-	// readIDLen bounds the IDs the store looks at: maxIDLen, or the ID of
-	// an RSA-3072 key when the engine now makes shorter ones, so that
-	// lowering Options.RSABits loses no credential.
+	// inlineBlobLen is the longest engine blob sealed into a
+	// non-discoverable credential ID; a longer one is kept in bucketND.
+	inlineBlobLen int
+	// readIDLen bounds the IDs the store looks at: the sealed ID of the
+	// engine's largest blob or of an RSA-3072 key, whichever is longer,
+	// since vauth sealed RSA keys into IDs before bucketND, and a store may
+	// have been opened with smaller RSA keys since.
 	readIDLen int
 
 	// mu is held for reading by every operation and for writing by Reset and
@@ -156,8 +160,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.algs = s.engine.Algorithms()
-	s.maxIDLen = max(sealOverhead+ndPayloadMaxV3+s.engine.MaxBlobLen(), discoverableIDLen)
-	s.readIDLen = max(s.maxIDLen, sealOverhead+ndPayloadMaxV3+blobLen(keystore.RS256, RSABits3072))
+	s.inlineBlobLen = s.engine.MaxBlobLen()
+	if l, ok := s.engine.(InlineLimiter); ok {
+		s.inlineBlobLen = min(s.inlineBlobLen, l.MaxInlineBlobLen())
+	}
+	s.maxIDLen = max(sealOverhead+ndPayloadMaxV3+s.inlineBlobLen, discoverableIDLen)
+	s.readIDLen = sealOverhead + ndPayloadMaxV3 + max(s.engine.MaxBlobLen(), blobLen(keystore.RS256, RSABits3072))
 
 	if err := prepareDir(dir, s.log); err != nil {
 		return nil, err
@@ -444,7 +452,7 @@ func (s *Store) Backend() string { return s.engine.Name() }
 func (s *Store) Algorithms() []int { return append([]int(nil), s.algs...) }
 
 // MaxCredentialIDLength implements keystore.Keystore: the length of a
-// non-discoverable credential ID holding the engine's largest blob.
+// non-discoverable credential ID holding the largest blob sealed into IDs.
 func (s *Store) MaxCredentialIDLength() int { return s.maxIDLen }
 
 // GetBlob implements keystore.Keystore.

@@ -465,7 +465,7 @@ func TestNothingStoredForNonDiscoverable(t *testing.T) {
 		})
 		return n
 	}
-	if n := count(bucketCreds) + count(bucketCounters) + count(bucketRPs); n != 0 {
+	if n := count(bucketCreds) + count(bucketCounters) + count(bucketRPs) + count(bucketND); n != 0 {
 		t.Errorf("%d records after creating a non-discoverable credential, want 0", n)
 	}
 	if _, err := s.NextCounter(c); err != nil {
@@ -477,7 +477,7 @@ func TestNothingStoredForNonDiscoverable(t *testing.T) {
 	if want := 1 + 24 + 16 + 4 + 1 + 8 + 1 + 1 + 1 + 32; len(c.ID) != want { // flags, no credBlob
 		t.Errorf("ES256 credential ID is %d bytes, want %d", len(c.ID), want)
 	}
-	if got, want := s.MaxCredentialIDLength(), 1+24+16+4+1+8+1+1+keystore.MaxCredBlobLength+1+DefaultRSABits/8; got != want { // the RSA blob is the longest
+	if got, want := s.MaxCredentialIDLength(), 1+24+16+4+1+8+1+1+keystore.MaxCredBlobLength+1+66; got != want { // ES512's blob is the longest sealed into IDs
 		t.Errorf("MaxCredentialIDLength = %d, want %d", got, want)
 	}
 }

@@ -77,7 +77,7 @@ func (s *Store) Usage(id []byte) (uint32, time.Time, error) {
 	}
 	var u usage
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if id[0] == idDiscoverableV1 && tx.Bucket(bucketCreds).Get(id) == nil {
+		if missing(tx, id) {
 			return keystore.ErrNotFound
 		}
 		val := tx.Bucket(bucketUsage).Get(id)
@@ -116,7 +116,7 @@ func (s *Store) flushUsage() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketUsage)
 		for id, u := range pending {
-			if id[0] == idDiscoverableV1 && tx.Bucket(bucketCreds).Get([]byte(id)) == nil {
+			if missing(tx, []byte(id)) {
 				continue
 			}
 			if err := b.Put([]byte(id), u.marshal()); err != nil {
