@@ -67,28 +67,35 @@ func TestTPMEveryAlgorithm(t *testing.T) {
 	}
 }
 
-// TestTPMLongestCredentialIDsFit: on swtpm, a non-discoverable RSA
+// TestTPMLongestCredentialIDsFit: on swtpm, a non-discoverable ES256
 // credential with the longest credBlob has the longest ID (its sealed key
-// blob: the TPM-wrapped private area and the modulus), within WebAuthn's
-// 1023 bytes (571); getInfo reports it as maxCredentialIdLength, and
+// blob: the TPM-wrapped private area and the public point); the longer
+// P-384, P-521 and RSA blobs are kept in the store behind short IDs.
+// getInfo reports it as maxCredentialIdLength, and
 // maxCredentialCountInList such IDs fit a getAssertion in maxMsgSize.
 func TestTPMLongestCredentialIDsFit(t *testing.T) {
-	const webauthnMaxIDLen = 1023 // WebAuthn §4, Credential ID
 	for _, tc := range []struct {
 		maxMsg, wantCount int
-	}{{DefaultMaxMsgSize, 12}, {1200, 1}} { // 571-byte IDs: 12 of them, not 16, in 7609 bytes
+	}{{DefaultMaxMsgSize, DefaultMaxCredentialCountInList}, {1200, 2}} {
 		d := newTPMDevice(t, func(c *Config) { c.MaxMsgSize = tc.maxMsg })
 		info := d.mustGetInfo()
 		var maxID, count int
 		mustUnmarshal(t, info[getInfoMaxCredentialIDLength], &maxID)
 		mustUnmarshal(t, info[getInfoMaxCredentialCountInList], &count)
-		if maxID != d.store.MaxCredentialIDLength() || maxID > webauthnMaxIDLen || count != tc.wantCount {
-			t.Errorf("maxMsgSize %d: maxCredentialIdLength %d (store %d), maxCredentialCountInList %d; want at most %d, and %d",
-				tc.maxMsg, maxID, d.store.MaxCredentialIDLength(), count, webauthnMaxIDLen, tc.wantCount)
+		if maxID != d.store.MaxCredentialIDLength() || count != tc.wantCount {
+			t.Errorf("maxMsgSize %d: maxCredentialIdLength %d (store %d), maxCredentialCountInList %d; want %d",
+				tc.maxMsg, maxID, d.store.MaxCredentialIDLength(), count, tc.wantCount)
+		}
+		for _, alg := range []int{keystore.ES384, keystore.ES512, keystore.RS256} {
+			c, err := d.store.Create(keystore.CreateRequest{RPIDHash: sha256.Sum256([]byte("example.com")), Algorithm: alg,
+				CredBlob: make([]byte, keystore.MaxCredBlobLength)})
+			if err != nil || len(c.ID) >= maxID {
+				t.Fatalf("%s credential ID of %d bytes, %v; want a short one", keystore.AlgorithmName(alg), len(c.ID), err)
+			}
 		}
 		var ids [][]byte
 		for range count {
-			c, err := d.store.Create(keystore.CreateRequest{RPIDHash: sha256.Sum256([]byte("example.com")), Algorithm: keystore.RS256,
+			c, err := d.store.Create(keystore.CreateRequest{RPIDHash: sha256.Sum256([]byte("example.com")), Algorithm: keystore.ES256,
 				CredBlob: make([]byte, keystore.MaxCredBlobLength)})
 			if err != nil || len(c.ID) != maxID {
 				t.Fatalf("credential ID of %d bytes, %v; want %d", len(c.ID), err, maxID)

@@ -202,6 +202,13 @@ func (e *Engine) Algorithms() []int {
 // of Algorithms (RSA's, when the TPM makes RSA keys).
 func (e *Engine) MaxBlobLen() int { return e.maxBlobLen }
 
+// MaxInlineBlobLen implements soft.InlineLimiter: a P-256 key's blob. ES256
+// credential IDs stay as they were (285 bytes at most, two to a uhid
+// message); the longer P-384, P-521 and RSA blobs (up to 571-byte IDs) are
+// kept in the store behind short IDs, so that they do not shrink
+// maxCredentialCountInList for everyone.
+func (e *Engine) MaxInlineBlobLen() int { return keyP256.maxBlobLen() }
+
 // Generate implements soft.KeyEngine with TPM2_CreateLoaded, which makes
 // the key and leaves it loaded for the attestation and the first assertion
 // that follow. The blob is a version byte (the key type), the key's

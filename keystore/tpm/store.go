@@ -200,8 +200,9 @@ func (s *Store) Close() error {
 }
 
 var (
-	_ keystore.Keystore = (*Store)(nil)
-	_ soft.KeyEngine    = (*Engine)(nil)
-	_ soft.HMACEngine   = (*Engine)(nil)
-	_ soft.Sealer       = (*Sealer)(nil)
+	_ keystore.Keystore  = (*Store)(nil)
+	_ soft.KeyEngine     = (*Engine)(nil)
+	_ soft.InlineLimiter = (*Engine)(nil)
+	_ soft.HMACEngine    = (*Engine)(nil)
+	_ soft.Sealer        = (*Sealer)(nil)
 )
