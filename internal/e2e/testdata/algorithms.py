@@ -10,7 +10,7 @@ python-fido2's key classes or, for ES384, ES512 and ES256K (which
 python-fido2 0.9 has no class for) and PS256, with cryptography directly.
 
 Then the allowList a relying party sends for a user with several security
-keys: each credential among foreign IDs of RSA and EC length, longer than
+keys: each credential among foreign IDs of several lengths, longer than
 the maxCredentialCountInList that uhid's message size leaves room for.
 The whole list gets CTAP2_ERR_LIMIT_EXCEEDED; a platform that splits it
 into lists of maxCredentialCountInList and probes each with "up": false
@@ -155,17 +155,18 @@ def main(path):
     )
     check("maxCredentialIdLength covers every ID", info.max_cred_id_length >= longest)
     # Other authenticators' credentials the relying party also lists: IDs
-    # as long as an RSA one and as an EC one, unknown to this device; with
-    # an RSA credential of this one the list still fits in maxMsgSize.
+    # as long as this device's longest and as an EC one, unknown to this
+    # device; with a credential of this one the list still fits in maxMsgSize.
     foreign = [bytes([0xF0 + i]) * n for i, n in enumerate((longest, 64, 64, 64))]
-    oversized = [descriptor(bytes([0xE0 + i]) * longest) for i in range(4)]
+    # As many IDs as a list may hold, too long together for maxMsgSize.
+    oversized = [descriptor(bytes([0xE0 + i]) * (info.max_msg_size // chunk)) for i in range(chunk)]
     try:
         ctap2.get_assertion(RP["id"], sha256(b"oversized"), oversized, options={"up": False})
         check("an allowList over maxMsgSize is refused", False)
     except CtapError as e:
         # vauth answers a request longer than maxMsgSize with
         # CTAP1_ERR_INVALID_LENGTH.
-        check("an allowList of 4 IDs of %d bytes, over maxMsgSize, gets %s" % (longest, e.code.name),
+        check("an allowList of %d IDs of %d bytes, over maxMsgSize, gets %s" % (chunk, info.max_msg_size // chunk, e.code.name),
               e.code == CtapError.ERR.INVALID_LENGTH)
     for i, (name, cred) in enumerate(creds.items()):
         # Each credential at another place in the list.
