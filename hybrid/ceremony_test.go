@@ -1,0 +1,127 @@
+package hybrid_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vauth/vauth/hybrid"
+	"github.com/vauth/vauth/internal/daemon"
+	"github.com/vauth/vauth/internal/demo"
+	"github.com/vauth/vauth/internal/presence"
+	"github.com/vauth/vauth/webauthn"
+)
+
+// phone is vauth's authenticator served over the hybrid transport, as
+// `vauth hybrid` runs it, with the advert on an in-process radio.
+type phone struct {
+	d      *daemon.Daemon
+	radio  *hybrid.LocalRadio
+	tunnel string
+}
+
+func newPhone(t *testing.T) *phone {
+	t.Helper()
+	d, err := daemon.Open(daemon.Options{Store: t.TempDir(), Keystore: "soft", Attestation: "packed", Presence: presence.Always()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	ts := httptest.NewServer(&hybrid.TunnelServer{})
+	t.Cleanup(ts.Close)
+	return &phone{d: d, radio: &hybrid.LocalRadio{}, tunnel: "ws" + strings.TrimPrefix(ts.URL, "http")}
+}
+
+// connect runs one transaction: the client shows a QR code, the phone
+// "scans" its text and serves; it returns the client's channel and the
+// phone's result.
+func (p *phone) connect(ctx context.Context, t *testing.T, requestType string) (*hybrid.Conn, <-chan error) {
+	t.Helper()
+	pending, err := hybrid.NewPending(requestType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qr, err := hybrid.ParseQR(pending.QR().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qr.RequestType != requestType {
+		t.Fatalf("QR request type %q, want %q", qr.RequestType, requestType)
+	}
+	auth := &hybrid.Authenticator{
+		Handle: func(ctx context.Context, req []byte) []byte {
+			return p.d.Authenticator.HandleCBOR(ctx, req, nil)
+		},
+		Advertiser: p.radio,
+		TunnelURL:  p.tunnel,
+	}
+	done := make(chan error, 1)
+	go func() { done <- auth.ServeQR(ctx, qr) }()
+	conn, err := pending.Connect(ctx, hybrid.ConnectOptions{Scanner: p.radio, TunnelURL: p.tunnel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn, done
+}
+
+func finish(t *testing.T, conn *hybrid.Conn, done <-chan error) {
+	t.Helper()
+	if err := conn.Close(); err != nil {
+		t.Errorf("closing the channel: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("authenticator side: %v", err)
+	}
+}
+
+// TestCeremonyThroughTunnel registers and signs in through the whole
+// hybrid stack: QR text, advert, local tunnel server, Noise handshake,
+// encrypted CTAP2, each verified by go-webauthn.
+func TestCeremonyThroughTunnel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	p := newPhone(t)
+	rp, err := demo.NewRP(demo.RPID, demo.Origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &demo.User{ID: []byte("hybrid-user"), Name: "alice", DisplayName: "Alice"}
+
+	conn, done := p.connect(ctx, t, hybrid.RequestMakeCredential)
+	cred, err := rp.Register(ctx, webauthn.NewClient(conn, demo.Origin), u)
+	if err != nil {
+		t.Fatalf("registration through the tunnel: %v", err)
+	}
+	finish(t, conn, done)
+	rp.Enroll(u)
+
+	conn, done = p.connect(ctx, t, hybrid.RequestGetAssertion)
+	_, got, err := rp.Login(ctx, webauthn.NewClient(conn, demo.Origin), u)
+	if err != nil {
+		t.Fatalf("sign-in through the tunnel: %v", err)
+	}
+	finish(t, conn, done)
+	if string(got.ID) != string(cred.ID) || got.Authenticator.SignCount <= cred.Authenticator.SignCount {
+		t.Errorf("signed in with %x (count %d), want %x after count %d", got.ID, got.Authenticator.SignCount, cred.ID, cred.Authenticator.SignCount)
+	}
+}
+
+// TestConnectWrongAdvert: a client ignores adverts that are not for its
+// QR code and gives up when its context ends.
+func TestConnectWrongAdvert(t *testing.T) {
+	radio := &hybrid.LocalRadio{}
+	stop, _ := radio.Advertise(t.Context(), make([]byte, hybrid.AdvertSize))
+	defer stop()
+	pending, err := hybrid.NewPending(hybrid.RequestGetAssertion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := pending.Connect(ctx, hybrid.ConnectOptions{Scanner: radio, TunnelURL: "ws://127.0.0.1:1"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Connect = %v, want the deadline", err)
+	}
+}
