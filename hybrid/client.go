@@ -172,7 +172,8 @@ func (c *Conn) CBOR(ctx context.Context, req []byte, _ func(status byte)) ([]byt
 	}
 }
 
-// Close sends the shutdown message and closes the tunnel.
+// Close sends the shutdown message and drops the tunnel: the tunnel
+// server ends both halves, so no WebSocket closing handshake is awaited.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -183,5 +184,5 @@ func (c *Conn) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := writeFrame(ctx, c.ws, c.c, []byte{MsgShutdown})
-	return errors.Join(err, c.ws.Close(websocket.StatusNormalClosure, ""))
+	return errors.Join(err, c.ws.CloseNow())
 }
