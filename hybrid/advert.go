@@ -83,10 +83,16 @@ var ErrAdvert = errors.New("hybrid: advert does not decrypt under this QR secret
 // EncryptAdvert makes the 20-byte service data for e.
 func EncryptAdvert(key [EIDKeySize]byte, e EID) [AdvertSize]byte {
 	var out [AdvertSize]byte
+	ct := encryptBlock(key, e.Plaintext())
+	copy(out[:], ct)
+	copy(out[16:], advertTag(key, ct))
+	return out
+}
+
+func encryptBlock(key [EIDKeySize]byte, p [16]byte) []byte {
 	block, _ := aes.NewCipher(key[:32]) // a 32-byte key is always valid
-	p := e.Plaintext()
-	block.Encrypt(out[:16], p[:])
-	copy(out[16:], advertTag(key, out[:16]))
+	out := make([]byte, 16)
+	block.Encrypt(out, p[:])
 	return out
 }
 
