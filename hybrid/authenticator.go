@@ -125,8 +125,7 @@ func (a *Authenticator) serve(ctx context.Context, conn *websocket.Conn, c *Cryp
 		}
 		switch msg[0] {
 		case MsgShutdown:
-			conn.Close(websocket.StatusNormalClosure, "")
-			return nil
+			return nil // the deferred CloseNow drops the tunnel
 		case MsgCTAP:
 			resp := a.Handle(ctx, msg[1:])
 			if err := writeFrame(ctx, conn, c, append([]byte{MsgCTAP}, resp...)); err != nil {
