@@ -2,7 +2,11 @@ package hybrid
 
 import (
 	"context"
+	"encoding/hex"
+	"os"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Advertiser broadcasts BLE service data for ServiceUUID until stop is
@@ -80,6 +84,49 @@ func (r *LocalRadio) Scan(ctx context.Context, found func([]byte) bool) error {
 		}
 		select {
 		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// FileRadio carries the advert through a file, as hex: the seam between
+// processes on one machine where there is no Bluetooth (CI, containers).
+// Advertise writes the file and stop removes it; Scan polls it.
+type FileRadio struct {
+	Path string
+	// Poll is how often Scan reads the file; 0: every 50ms.
+	Poll time.Duration
+}
+
+// Advertise implements Advertiser.
+func (f FileRadio) Advertise(_ context.Context, serviceData []byte) (func(), error) {
+	tmp := f.Path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(hex.EncodeToString(serviceData)+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, f.Path); err != nil {
+		return nil, err
+	}
+	return func() { os.Remove(f.Path) }, nil
+}
+
+// Scan implements Scanner.
+func (f FileRadio) Scan(ctx context.Context, found func([]byte) bool) error {
+	poll := f.Poll
+	if poll == 0 {
+		poll = 50 * time.Millisecond
+	}
+	var last string
+	for {
+		if b, err := os.ReadFile(f.Path); err == nil && string(b) != last {
+			last = string(b)
+			if data, err := hex.DecodeString(strings.TrimSpace(last)); err == nil && found(data) {
+				return nil
+			}
+		}
+		select {
+		case <-time.After(poll):
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -51,6 +51,9 @@ type Options struct {
 	// (internal/audit), besides passing it to Observer: vauth run and the
 	// CLI's changes to a store set it.
 	AuditLog bool
+	// Transport names the transport served in audit records ("hybrid");
+	// empty for USB HID and the virtual cable.
+	Transport string
 }
 
 // Daemon is an open authenticator with its store.
@@ -135,7 +138,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		if log, err = audit.Open(opts.Store, audit.Options{Logger: logger}); err != nil {
 			return nil, err
 		}
-		opts.Observer = log.Observer(audit.Source{AAGUID: attestation.FormatAAGUID(opts.AAGUID), AttestationFormat: attestationFormat(opts.Attestation)}, opts.Observer)
+		opts.Observer = log.Observer(audit.Source{AAGUID: attestation.FormatAAGUID(opts.AAGUID), AttestationFormat: attestationFormat(opts.Attestation), Transport: opts.Transport}, opts.Observer)
 	}
 	auth, err := ctap2.New(ctap2.Config{
 		AAGUID:   opts.AAGUID,
