@@ -12,7 +12,7 @@ import (
 )
 
 // Derivation purposes: HKDF-SHA256 info is the purpose as a 32-bit
-// little-endian integer (CTAP 2.2 §11.5.1; Chromium DerivedValueType).
+// little-endian integer (CTAP 2.2 §11.5; Chromium DerivedValueType).
 const (
 	purposeEIDKey   uint32 = 1
 	purposeTunnelID uint32 = 2
@@ -30,7 +30,7 @@ const (
 )
 
 // ServiceUUID is the 16-bit BLE service UUID whose service data carries
-// the advert (CTAP 2.2 §11.5.1.2; FIDO's assigned 0xFFF9).
+// the advert (CTAP 2.2 §11.5; FIDO's assigned 0xFFF9).
 const ServiceUUID = 0xFFF9
 
 // derive is HKDF-SHA256 over secret with salt and the purpose as info.
@@ -137,7 +137,7 @@ var ErrDomain = errors.New("hybrid: unassigned tunnel server domain")
 
 // DomainName resolves an encoded tunnel server domain: values below 256
 // are assigned, the others name a hashed domain under cable.*
-// (CTAP 2.2 §11.5.1.3).
+// (CTAP 2.2 §11.5).
 func DomainName(v uint16) (string, error) {
 	if v < 256 {
 		if int(v) >= len(assignedDomains) {

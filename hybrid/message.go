@@ -6,28 +6,20 @@ import (
 )
 
 // Message types: the first byte of every frame after the post-handshake
-// message (CTAP 2.2 §11.5.1.5; Chromium MessageType).
+// message (CTAP 2.2 §11.5; Chromium MessageType).
 const (
 	MsgShutdown byte = 0 // client: no more requests
 	MsgCTAP     byte = 1 // a CTAP2 request or response
 	MsgUpdate   byte = 2 // authenticator: new linking information
 )
 
-// Post-handshake message map keys: the authenticator's first encrypted
-// message.
-const (
-	phKeyGetInfo  = 1 // the authenticatorGetInfo response, without status
-	phKeyLinking  = 2 // optional linking information (state-assisted)
-	phKeyFeatures = 3 // optional: what the channel carries ("ctap", "dc")
-)
-
+// postHandshake is the authenticator's first encrypted message, a CBOR
+// map (Chromium fido_tunnel_device.cc).
 type postHandshake struct {
-	GetInfo  []byte   `cbor:"1,keyasint,omitempty"`
-	Linking  any      `cbor:"2,keyasint,omitempty"`
-	Features []string `cbor:"3,keyasint,omitempty"`
+	GetInfo  []byte   `cbor:"1,keyasint,omitempty"` // the getInfo response, without status
+	Linking  any      `cbor:"2,keyasint,omitempty"` // optional linking information (state-assisted)
+	Features []string `cbor:"3,keyasint,omitempty"` // optional: what the channel carries ("ctap", "dc")
 }
-
-var _ = [...]int{phKeyGetInfo, phKeyLinking, phKeyFeatures} // the tags above
 
 func encodePostHandshake(getInfo []byte) ([]byte, error) {
 	return encMode.Marshal(postHandshake{GetInfo: getInfo})

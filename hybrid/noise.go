@@ -13,7 +13,7 @@ import (
 )
 
 // The handshake is one round trip of Noise with P-256, AES-256-GCM and
-// SHA-256 (CTAP 2.2 §11.5.1.4): the client platform is the initiator.
+// SHA-256 (CTAP 2.2 §11.5): the client platform is the initiator.
 // After a QR code the pattern is KNpsk0 (the authenticator knows the
 // client's identity key from the QR code, prologue 1); state-assisted
 // transactions use NKpsk0 (the client knows the authenticator's identity
@@ -262,7 +262,7 @@ func respond(s *symmetric, psk [PSKSize]byte, identity *ecdh.PrivateKey, peer *e
 	return resp, newCrypter(r, w), nil
 }
 
-// Crypter encrypts the messages after the handshake (CTAP 2.2 §11.5.1.5):
+// Crypter encrypts the messages after the handshake (CTAP 2.2 §11.5):
 // AES-256-GCM, a per-direction counter as the nonce (8 zero bytes, then
 // the counter big-endian), no additional data, and the plaintext padded
 // to a multiple of 32 bytes whose last byte counts the zeros added.

@@ -18,16 +18,6 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// QR payload map keys (CTAP 2.2 §11.5.1 "QR-initiated transactions").
-const (
-	qrKeyPublicKey       = 0 // compressed P-256 identity key of the client
-	qrKeySecret          = 1 // 16-byte QR secret
-	qrKeyKnownDomains    = 2 // number of assigned tunnel server domains the client knows
-	qrKeyTimestamp       = 3 // seconds since the epoch
-	qrKeySupportsLinking = 4 // client can store state-assisted linking data
-	qrKeyRequestType     = 5 // "ga" or "mc": a hint for the authenticator's UI
-)
-
 // Request type hints carried in the QR code.
 const (
 	RequestGetAssertion   = "ga"
@@ -61,15 +51,15 @@ type QR struct {
 	RequestType string
 }
 
-// qrWire is the CBOR shape of a QR payload; optional members are pointers
-// so that absent and wrongly typed values can be told apart.
+// qrWire is the CBOR map of a QR payload (CTAP 2.2 §11.5); optional
+// members are pointers so that absent values stay absent.
 type qrWire struct {
-	PublicKey       []byte `cbor:"0,keyasint"`
-	Secret          []byte `cbor:"1,keyasint"`
-	KnownDomains    *int64 `cbor:"2,keyasint,omitempty"`
-	Timestamp       *int64 `cbor:"3,keyasint,omitempty"`
-	SupportsLinking *bool  `cbor:"4,keyasint,omitempty"`
-	RequestType     string `cbor:"5,keyasint,omitempty"`
+	PublicKey       []byte `cbor:"0,keyasint"`           // compressed P-256 identity key of the client
+	Secret          []byte `cbor:"1,keyasint"`           // the 16-byte QR secret
+	KnownDomains    *int64 `cbor:"2,keyasint,omitempty"` // assigned tunnel server domains the client knows
+	Timestamp       *int64 `cbor:"3,keyasint,omitempty"` // seconds since the epoch
+	SupportsLinking *bool  `cbor:"4,keyasint,omitempty"` // the client can store linking data
+	RequestType     string `cbor:"5,keyasint,omitempty"` // "ga" or "mc": a hint for the UI
 }
 
 var (
@@ -174,7 +164,7 @@ func uncompressed(x, y *big.Int) []byte {
 	return out
 }
 
-// Digit encoding (CTAP 2.2 §11.5.1): each 7-byte chunk, read as a
+// Digit encoding (CTAP 2.2 §11.5): each 7-byte chunk, read as a
 // little-endian integer, is written as 17 decimal digits; a final partial
 // chunk of n bytes takes partialDigits[n] digits.
 const (

@@ -14,7 +14,7 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Tunnel service protocol (CTAP 2.2 §11.5.1.3): the authenticator opens
+// Tunnel service protocol (CTAP 2.2 §11.5): the authenticator opens
 // /cable/new/<tunnel ID> and learns its routing ID from a response
 // header; the client opens /cable/connect/<routing ID>/<tunnel ID>. IDs
 // are hex; the WebSocket subprotocol is fido.cable; each binary message
