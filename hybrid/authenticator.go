@@ -49,6 +49,11 @@ func (a *Authenticator) ServeQR(ctx context.Context, qr *QR) error {
 	if a.Handle == nil || a.Advertiser == nil {
 		return errors.New("hybrid: Authenticator needs Handle and Advertiser")
 	}
+	// An assigned domain the client does not know would strand it: a QR
+	// code without the count knows only the first (Chromium's rule).
+	if a.Domain != 0 && a.Domain < 256 && int64(a.Domain) >= qr.KnownDomains {
+		return fmt.Errorf("%w: the client knows %d assigned domains, not %d", ErrDomain, qr.KnownDomains, a.Domain)
+	}
 	base := a.TunnelURL
 	if base == "" {
 		var err error

@@ -69,3 +69,77 @@ func (b BlueZ) Advertise(ctx context.Context, serviceData []byte) (func(), error
 		conn.Close()
 	}, nil
 }
+
+// Scan implements Scanner: LE discovery filtered to ServiceUUID, reading
+// the service data of devices BlueZ reports (InterfacesAdded for new
+// devices, PropertiesChanged as adverts repeat).
+func (b BlueZ) Scan(ctx context.Context, found func([]byte) bool) error {
+	adapter := b.Adapter
+	if adapter == "" {
+		adapter = bluezDefaultAdapter
+	}
+	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("hybrid: BlueZ: system bus: %w", err)
+	}
+	defer conn.Close()
+	signals := make(chan *dbus.Signal, 64)
+	conn.Signal(signals)
+	for _, m := range [][]dbus.MatchOption{
+		{dbus.WithMatchSender(bluezService), dbus.WithMatchInterface("org.freedesktop.DBus.ObjectManager"), dbus.WithMatchMember("InterfacesAdded")},
+		{dbus.WithMatchSender(bluezService), dbus.WithMatchInterface("org.freedesktop.DBus.Properties"), dbus.WithMatchMember("PropertiesChanged")},
+	} {
+		if err := conn.AddMatchSignal(m...); err != nil {
+			return err
+		}
+	}
+	ad := conn.Object(bluezService, dbus.ObjectPath(adapter))
+	filter := map[string]dbus.Variant{
+		"Transport":     dbus.MakeVariant("le"),
+		"UUIDs":         dbus.MakeVariant([]string{serviceUUID128}),
+		"DuplicateData": dbus.MakeVariant(true),
+	}
+	if err := ad.CallWithContext(ctx, "org.bluez.Adapter1.SetDiscoveryFilter", 0, filter).Err; err != nil {
+		return fmt.Errorf("hybrid: BlueZ: SetDiscoveryFilter on %s: %w", adapter, err)
+	}
+	if err := ad.CallWithContext(ctx, "org.bluez.Adapter1.StartDiscovery", 0).Err; err != nil {
+		return fmt.Errorf("hybrid: BlueZ: StartDiscovery on %s: %w", adapter, err)
+	}
+	defer ad.Call("org.bluez.Adapter1.StopDiscovery", 0)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case s := <-signals:
+			if data := serviceDataOf(s); data != nil && found(data) {
+				return nil
+			}
+		}
+	}
+}
+
+// serviceDataOf extracts the ServiceUUID service data from a BlueZ
+// Device1 signal, or nil.
+func serviceDataOf(s *dbus.Signal) []byte {
+	var props map[string]dbus.Variant
+	switch s.Name {
+	case "org.freedesktop.DBus.ObjectManager.InterfacesAdded":
+		if len(s.Body) == 2 {
+			ifaces, _ := s.Body[1].(map[string]map[string]dbus.Variant)
+			props = ifaces["org.bluez.Device1"]
+		}
+	case "org.freedesktop.DBus.Properties.PropertiesChanged":
+		if len(s.Body) >= 2 {
+			if iface, _ := s.Body[0].(string); iface == "org.bluez.Device1" {
+				props, _ = s.Body[1].(map[string]dbus.Variant)
+			}
+		}
+	}
+	sd, ok := props["ServiceData"]
+	if !ok {
+		return nil
+	}
+	m, _ := sd.Value().(map[string]dbus.Variant)
+	data, _ := m[serviceUUID128].Value().([]byte)
+	return data
+}

@@ -125,3 +125,23 @@ func TestConnectWrongAdvert(t *testing.T) {
 		t.Fatalf("Connect = %v, want the deadline", err)
 	}
 }
+
+// TestServeQRDomainUnknownToClient: the authenticator does not advertise
+// an assigned tunnel server domain the QR code says the client lacks.
+func TestServeQRDomainUnknownToClient(t *testing.T) {
+	pending, err := hybrid.NewPending(hybrid.RequestGetAssertion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qr := *pending.QR()
+	qr.KnownDomains = 1
+	a := &hybrid.Authenticator{
+		Handle:     func(context.Context, []byte) []byte { return []byte{0, 0xa0} },
+		Advertiser: &hybrid.LocalRadio{},
+		TunnelURL:  "ws://127.0.0.1:1",
+		Domain:     1,
+	}
+	if err := a.ServeQR(t.Context(), &qr); !errors.Is(err, hybrid.ErrDomain) {
+		t.Fatalf("ServeQR = %v, want ErrDomain", err)
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 // Advertiser broadcasts BLE service data for ServiceUUID until stop is
 // called: the authenticator's proof of proximity. BlueZ implements it on
-// Linux (NewBlueZAdvertiser); LocalRadio in-process.
+// Linux; LocalRadio in-process; FileRadio between processes.
 type Advertiser interface {
 	Advertise(ctx context.Context, serviceData []byte) (stop func(), err error)
 }
