@@ -113,6 +113,13 @@ func (s *symmetric) split() (k1, k2 [32]byte) {
 	return [32]byte(out[:32]), [32]byte(out[32:])
 }
 
+func ephemeral(e *ecdh.PrivateKey) (*ecdh.PrivateKey, error) {
+	if e != nil {
+		return e, nil
+	}
+	return ecdh.P256().GenerateKey(rand.Reader)
+}
+
 func ecdhOrFail(priv *ecdh.PrivateKey, pub *ecdh.PublicKey) ([]byte, error) {
 	z, err := priv.ECDH(pub)
 	if err != nil {
@@ -136,7 +143,7 @@ func NewQRInitiator(identity *ecdh.PrivateKey, psk [PSKSize]byte) (*Initiator, [
 	s := newSymmetric(protocolKNpsk0)
 	s.mixHash([]byte{1})
 	s.mixHash(identity.PublicKey().Bytes())
-	return startInitiator(&Initiator{s: s, identity: identity}, psk)
+	return startInitiator(&Initiator{s: s, identity: identity}, psk, nil)
 }
 
 // NewLinkedInitiator starts an NKpsk0 handshake with an authenticator
@@ -145,12 +152,14 @@ func NewLinkedInitiator(peer *ecdh.PublicKey, psk [PSKSize]byte) (*Initiator, []
 	s := newSymmetric(protocolNKpsk0)
 	s.mixHash([]byte{0})
 	s.mixHash(peer.Bytes())
-	return startInitiator(&Initiator{s: s, peer: peer}, psk)
+	return startInitiator(&Initiator{s: s, peer: peer}, psk, nil)
 }
 
-func startInitiator(in *Initiator, psk [PSKSize]byte) (*Initiator, []byte, error) {
+// startInitiator sends the first message with ephemeral key e (nil: a
+// fresh one; tests fix it to check a transcript).
+func startInitiator(in *Initiator, psk [PSKSize]byte, e *ecdh.PrivateKey) (*Initiator, []byte, error) {
 	in.s.mixKeyAndHash(psk[:])
-	e, err := ecdh.P256().GenerateKey(rand.Reader)
+	e, err := ephemeral(e)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -205,7 +214,7 @@ func RespondQR(peer *ecdh.PublicKey, psk [PSKSize]byte, msg []byte) ([]byte, *Cr
 	s := newSymmetric(protocolKNpsk0)
 	s.mixHash([]byte{1})
 	s.mixHash(peer.Bytes())
-	return respond(s, psk, nil, peer, msg)
+	return respond(s, psk, nil, peer, msg, nil)
 }
 
 // RespondLinked answers an NKpsk0 handshake with the authenticator's
@@ -214,10 +223,11 @@ func RespondLinked(identity *ecdh.PrivateKey, psk [PSKSize]byte, msg []byte) ([]
 	s := newSymmetric(protocolNKpsk0)
 	s.mixHash([]byte{0})
 	s.mixHash(identity.PublicKey().Bytes())
-	return respond(s, psk, identity, nil, msg)
+	return respond(s, psk, identity, nil, msg, nil)
 }
 
-func respond(s *symmetric, psk [PSKSize]byte, identity *ecdh.PrivateKey, peer *ecdh.PublicKey, msg []byte) ([]byte, *Crypter, error) {
+// respond answers msg with ephemeral key e (nil: a fresh one).
+func respond(s *symmetric, psk [PSKSize]byte, identity *ecdh.PrivateKey, peer *ecdh.PublicKey, msg []byte, e *ecdh.PrivateKey) ([]byte, *Crypter, error) {
 	if len(msg) != HandshakeMessageSize {
 		return nil, nil, fmt.Errorf("%w: message is %d bytes, not %d", ErrHandshake, len(msg), HandshakeMessageSize)
 	}
@@ -238,7 +248,7 @@ func respond(s *symmetric, psk [PSKSize]byte, identity *ecdh.PrivateKey, peer *e
 	if pt, err := s.decryptAndHash(msg[pointSize:]); err != nil || len(pt) != 0 {
 		return nil, nil, ErrHandshake
 	}
-	e, err := ecdh.P256().GenerateKey(rand.Reader)
+	e, err = ephemeral(e)
 	if err != nil {
 		return nil, nil, err
 	}

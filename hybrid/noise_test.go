@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"os"
 	"testing"
 )
 
@@ -175,5 +178,62 @@ func TestPostHandshake(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
 		}
+	}
+}
+
+// TestKNpsk0Transcript checks a whole QR handshake and the first frame
+// against testdata/noise_knpsk0.json (self-made with an independent
+// implementation; see its provenance), on both sides.
+func TestKNpsk0Transcript(t *testing.T) {
+	raw, err := os.ReadFile("testdata/noise_knpsk0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	h := func(k string) []byte {
+		b, err := hex.DecodeString(v[k])
+		if err != nil || len(b) == 0 {
+			t.Fatalf("%s: %v", k, err)
+		}
+		return b
+	}
+	priv := func(k string) *ecdh.PrivateKey {
+		p, err := ecdh.P256().NewPrivateKey(h(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	identity := priv("identityScalar")
+	psk := [PSKSize]byte(h("psk"))
+
+	s := newSymmetric(protocolKNpsk0)
+	s.mixHash([]byte{1})
+	s.mixHash(identity.PublicKey().Bytes())
+	in, msg1, err := startInitiator(&Initiator{s: s, identity: identity}, psk, priv("initiatorEphemeralScalar"))
+	if err != nil || !bytes.Equal(msg1, h("message1")) {
+		t.Fatalf("message 1 = %x, %v\nwant %x", msg1, err, h("message1"))
+	}
+
+	r := newSymmetric(protocolKNpsk0)
+	r.mixHash([]byte{1})
+	r.mixHash(identity.PublicKey().Bytes())
+	msg2, phone, err := respond(r, psk, nil, identity.PublicKey(), msg1, priv("responderEphemeralScalar"))
+	if err != nil || !bytes.Equal(msg2, h("message2")) {
+		t.Fatalf("message 2 = %x, %v\nwant %x", msg2, err, h("message2"))
+	}
+	client, err := in.Finish(msg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, err := phone.Encrypt(h("firstFramePlaintext"))
+	if err != nil || !bytes.Equal(frame, h("firstFrameFromResponder")) {
+		t.Fatalf("first frame = %x, %v\nwant %x", frame, err, h("firstFrameFromResponder"))
+	}
+	if got, err := client.Decrypt(frame); err != nil || !bytes.Equal(got, h("firstFramePlaintext")) {
+		t.Fatalf("client reads %x, %v", got, err)
 	}
 }
