@@ -8,12 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vauth/vauth/ctap2/client"
 	"github.com/vauth/vauth/hybrid"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/demo"
 	"github.com/vauth/vauth/internal/presence"
 	"github.com/vauth/vauth/webauthn"
 )
+
+// A hybrid channel is a CTAP2 transport for ctap2/client and webauthn.
+var _ client.Authenticator = (*hybrid.Conn)(nil)
 
 // phone is vauth's authenticator served over the hybrid transport, as
 // `vauth hybrid` runs it, with the advert on an in-process radio.
@@ -25,7 +29,7 @@ type phone struct {
 
 func newPhone(t *testing.T) *phone {
 	t.Helper()
-	d, err := daemon.Open(daemon.Options{Store: t.TempDir(), Keystore: "soft", Attestation: "packed", Presence: presence.Always()})
+	d, err := daemon.Open(daemon.Options{Store: t.TempDir(), Keystore: "soft", Attestation: "packed", Presence: presence.Always(), Transport: "hybrid"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +100,9 @@ func TestCeremonyThroughTunnel(t *testing.T) {
 		t.Fatalf("registration through the tunnel: %v", err)
 	}
 	finish(t, conn, done)
+	if len(cred.Transport) != 1 || cred.Transport[0] != "hybrid" {
+		t.Errorf("credential transports %v, want [hybrid]", cred.Transport)
+	}
 	rp.Enroll(u)
 
 	conn, done = p.connect(ctx, t, hybrid.RequestGetAssertion)

@@ -35,7 +35,8 @@ var ErrHandshake = errors.New("hybrid: handshake failed")
 
 // symmetric is Noise's SymmetricState with its CipherState. The
 // handshake nonce is the counter big-endian in the first 4 bytes of the
-// 12, as Chromium's noise.cc has it (the AEAD is otherwise standard).
+// 12, as Chromium's noise.cc has it; each handshake key seals one
+// message, so only nonce 0 occurs, as in standard Noise.
 type symmetric struct {
 	ck, h [32]byte
 	k     [32]byte

@@ -51,8 +51,8 @@ type Options struct {
 	// (internal/audit), besides passing it to Observer: vauth run and the
 	// CLI's changes to a store set it.
 	AuditLog bool
-	// Transport names the transport served in audit records ("hybrid");
-	// empty for USB HID and the virtual cable.
+	// Transport names the transport served ("hybrid"), in audit records
+	// and as getInfo's transports; empty for USB HID and the virtual cable.
 	Transport string
 }
 
@@ -152,6 +152,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		Faults:   opts.Faults,
 
 		MaxMsgSize: opts.MaxMsgSize,
+		Transports: transports(opts.Transport),
 		Profile:    opts.Profile,
 		Algorithms: opts.Algorithms,
 
@@ -169,6 +170,15 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		Device:        hid.NewDevice(auth, hid.WithLogger(logger)),
 		audit:         log,
 	}, nil
+}
+
+// transports is getInfo's transports for the one served; nil: ctap2's
+// default (usb).
+func transports(t string) []string {
+	if t == "" {
+		return nil
+	}
+	return []string{t}
 }
 
 // attestationFormat is the fmt of the statements an attestation kind
