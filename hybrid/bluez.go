@@ -70,7 +70,7 @@ func (b BlueZ) Advertise(ctx context.Context, serviceData []byte) (func(), error
 	}, nil
 }
 
-// Scan implements Scanner: LE discovery filtered to ServiceUUID, reading
+// Scan implements Scanner: LE discovery, reading
 // the service data of devices BlueZ reports (InterfacesAdded for new
 // devices, PropertiesChanged as adverts repeat).
 func (b BlueZ) Scan(ctx context.Context, found func([]byte) bool) error {
@@ -94,9 +94,10 @@ func (b BlueZ) Scan(ctx context.Context, found func([]byte) bool) error {
 		}
 	}
 	ad := conn.Object(bluezService, dbus.ObjectPath(adapter))
+	// No UUIDs filter: BlueZ matches it against advertised service UUID
+	// lists, and the advert carries service data only.
 	filter := map[string]dbus.Variant{
 		"Transport":     dbus.MakeVariant("le"),
-		"UUIDs":         dbus.MakeVariant([]string{serviceUUID128}),
 		"DuplicateData": dbus.MakeVariant(true),
 	}
 	if err := ad.CallWithContext(ctx, "org.bluez.Adapter1.SetDiscoveryFilter", 0, filter).Err; err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,8 @@ var _ client.Authenticator = (*hybrid.Conn)(nil)
 // `vauth hybrid` runs it, with the advert on an in-process radio.
 type phone struct {
 	d      *daemon.Daemon
-	radio  *hybrid.LocalRadio
+	adv    hybrid.Advertiser
+	scan   hybrid.Scanner // the client's
 	tunnel string
 }
 
@@ -36,7 +38,8 @@ func newPhone(t *testing.T) *phone {
 	t.Cleanup(func() { d.Close() })
 	ts := httptest.NewServer(&hybrid.TunnelServer{})
 	t.Cleanup(ts.Close)
-	return &phone{d: d, radio: &hybrid.LocalRadio{}, tunnel: "ws" + strings.TrimPrefix(ts.URL, "http")}
+	radio := &hybrid.LocalRadio{}
+	return &phone{d: d, adv: radio, scan: radio, tunnel: "ws" + strings.TrimPrefix(ts.URL, "http")}
 }
 
 // connect runs one transaction: the client shows a QR code, the phone
@@ -59,14 +62,19 @@ func (p *phone) connect(ctx context.Context, t *testing.T, requestType string) (
 		Handle: func(ctx context.Context, req []byte) []byte {
 			return p.d.Authenticator.HandleCBOR(ctx, req, nil)
 		},
-		Advertiser: p.radio,
+		Advertiser: p.adv,
 		TunnelURL:  p.tunnel,
 	}
 	done := make(chan error, 1)
 	go func() { done <- auth.ServeQR(ctx, qr) }()
-	conn, err := pending.Connect(ctx, hybrid.ConnectOptions{Scanner: p.radio, TunnelURL: p.tunnel})
+	conn, err := pending.Connect(ctx, hybrid.ConnectOptions{Scanner: p.scan, TunnelURL: p.tunnel})
 	if err != nil {
-		t.Fatal(err)
+		select {
+		case perr := <-done:
+			t.Fatalf("client: %v; authenticator: %v", err, perr)
+		case <-time.After(time.Second):
+			t.Fatalf("client: %v; authenticator still waiting", err)
+		}
 	}
 	return conn, done
 }
@@ -85,9 +93,28 @@ func finish(t *testing.T, conn *hybrid.Conn, done <-chan error) {
 // hybrid stack: QR text, advert, local tunnel server, Noise handshake,
 // encrypted CTAP2, each verified by go-webauthn.
 func TestCeremonyThroughTunnel(t *testing.T) {
+	ceremony(t, newPhone(t))
+}
+
+// TestCeremonyOverBlueZ is the same ceremony with the advert on the air:
+// the phone advertises through BlueZ on one controller, the client scans
+// on another. It needs bluetoothd and two LE controllers that hear each
+// other (scripts/bluez-vm-test.sh sets them up with btvirt in a VM);
+// VAUTH_BLUEZ=ADVERTISER,SCANNER names them, e.g. hci0,hci1.
+func TestCeremonyOverBlueZ(t *testing.T) {
+	adv, scan, ok := strings.Cut(os.Getenv("VAUTH_BLUEZ"), ",")
+	if !ok {
+		t.Skip("needs BlueZ and two controllers: VAUTH_BLUEZ=hci0,hci1 (scripts/bluez-vm-test.sh)")
+	}
+	p := newPhone(t)
+	p.adv = hybrid.BlueZ{Adapter: "/org/bluez/" + adv}
+	p.scan = hybrid.BlueZ{Adapter: "/org/bluez/" + scan}
+	ceremony(t, p)
+}
+
+func ceremony(t *testing.T, p *phone) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	p := newPhone(t)
 	rp, err := demo.NewRP(demo.RPID, demo.Origin)
 	if err != nil {
 		t.Fatal(err)
