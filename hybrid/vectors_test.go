@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -218,5 +219,48 @@ func TestDecryptAdvertRejects(t *testing.T) {
 	}
 	if _, _, err := DecryptAdvert(key, good[:]); err != nil {
 		t.Fatalf("good advert: %v", err)
+	}
+}
+
+// TestWebauthnRSVectors checks tunnel IDs, a hashed domain and a known
+// advert from webauthn-authenticator-rs (testdata/webauthn-rs.json,
+// third-party).
+func TestWebauthnRSVectors(t *testing.T) {
+	raw, err := os.ReadFile("testdata/webauthn-rs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Cases []struct {
+			Name, Secret, TunnelID, Advert, Nonce, RoutingID, DomainName string
+			Domain                                                       uint16
+		}
+	}
+	if err := json.Unmarshal(raw, &v); err != nil || len(v.Cases) != 2 {
+		t.Fatalf("%d cases, %v", len(v.Cases), err)
+	}
+	for _, c := range v.Cases {
+		secret, _ := hex.DecodeString(c.Secret)
+		tid := TunnelID(secret)
+		if got := strings.ToUpper(hex.EncodeToString(tid[:])); got != c.TunnelID {
+			t.Errorf("%s: tunnel ID %s, want %s", c.Name, got, c.TunnelID)
+		}
+		if got, err := DomainName(c.Domain); err != nil || got != c.DomainName {
+			t.Errorf("%s: domain %d = %q, %v; want %q", c.Name, c.Domain, got, err, c.DomainName)
+		}
+		if c.Advert == "" {
+			continue
+		}
+		advert, _ := hex.DecodeString(c.Advert)
+		e, _, err := DecryptAdvert(EIDKey(secret), advert)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		if hex.EncodeToString(e.Nonce[:]) != c.Nonce || hex.EncodeToString(e.RoutingID[:]) != c.RoutingID || e.Domain != c.Domain {
+			t.Errorf("%s: decrypted %+v", c.Name, e)
+		}
+		if got := EncryptAdvert(EIDKey(secret), e); !bytes.Equal(got[:], advert) {
+			t.Errorf("%s: re-encrypted %x, want %x", c.Name, got, advert)
+		}
 	}
 }
