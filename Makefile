@@ -13,7 +13,7 @@ SOAKLOAD    ?= 60s
 PREFIX      ?= $(HOME)/.local
 UNITDIR     ?= $(HOME)/.config/systemd/user
 
-.PHONY: all build install deps demo test lint unit fuzz-smoke vm-test bench scale fuzz soak man clean
+.PHONY: all build install deps demo test lint unit fuzz-smoke vm-test bluez-vm-test bench scale fuzz soak man clean
 
 all: build
 
@@ -71,6 +71,11 @@ soak:
 ## exists, else inside the VM from ../shared/tools/run-in-vm.sh.
 vm-test:
 	@scripts/vm-test.sh
+
+## bluez-vm-test: the hybrid ceremony with its advert through BlueZ, on two
+## btvirt controllers inside the VM (needs bluez and bluez-test-tools).
+bluez-vm-test:
+	@scripts/bluez-vm-test.sh
 
 ## bench: speed figures as ratios to their floors, from one run, and the
 ## daemon's start-up and memory with 10k and 100k credentials.

@@ -29,6 +29,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.store, "store", "", "store directory (default $XDG_DATA_HOME/vauth)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every CTAP command and its status")
 	root.AddCommand(newRunCmd(g), newDemoCmd(g), newInfoCmd(g), newCtlCmd(g), newVersionCmd())
+	root.AddCommand(newHybridCmd(g), newTunnelServerCmd(g))
 	root.AddCommand(newCredsCmd(g), newPINCmd(g), newResetCmd(g), newLogCmd(g), newDecodeCmd(), newMetadataCmd(g), newManCmd(root))
 	return root
 }

@@ -63,6 +63,9 @@ type Record struct {
 	SignCount uint32 `json:"signCount,omitempty"`
 	UP        bool   `json:"up,omitempty"`
 	UV        bool   `json:"uv,omitempty"`
+	// Transport is how the request arrived when the authenticator serves
+	// more than its default USB HID (e.g. "hybrid"); empty: usb.
+	Transport string `json:"transport,omitempty"`
 	Result    string `json:"result"`
 }
 
@@ -222,6 +225,7 @@ func (l *Log) Close() error {
 type Source struct {
 	AAGUID            string // as attestation.FormatAAGUID writes it
 	AttestationFormat string // the fmt of its attestation statements
+	Transport         string // Record.Transport of every event
 }
 
 // Observer returns a ctap2.Observer that appends each event to the log,
@@ -241,6 +245,7 @@ func (l *Log) Observer(src Source, next ctap2.Observer) ctap2.Observer {
 			SignCount:       e.SignCount,
 			UP:              e.UP,
 			UV:              e.UV,
+			Transport:       src.Transport,
 		}
 		if e.Type == ctap2.EventRegistered {
 			r.AAGUID, r.AttestationFormat = src.AAGUID, src.AttestationFormat

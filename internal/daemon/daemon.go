@@ -51,6 +51,9 @@ type Options struct {
 	// (internal/audit), besides passing it to Observer: vauth run and the
 	// CLI's changes to a store set it.
 	AuditLog bool
+	// Transport names the transport served ("hybrid"), in audit records
+	// and as getInfo's transports; empty for USB HID and the virtual cable.
+	Transport string
 }
 
 // Daemon is an open authenticator with its store.
@@ -135,7 +138,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		if log, err = audit.Open(opts.Store, audit.Options{Logger: logger}); err != nil {
 			return nil, err
 		}
-		opts.Observer = log.Observer(audit.Source{AAGUID: attestation.FormatAAGUID(opts.AAGUID), AttestationFormat: attestationFormat(opts.Attestation)}, opts.Observer)
+		opts.Observer = log.Observer(audit.Source{AAGUID: attestation.FormatAAGUID(opts.AAGUID), AttestationFormat: attestationFormat(opts.Attestation), Transport: opts.Transport}, opts.Observer)
 	}
 	auth, err := ctap2.New(ctap2.Config{
 		AAGUID:   opts.AAGUID,
@@ -149,6 +152,7 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		Faults:   opts.Faults,
 
 		MaxMsgSize: opts.MaxMsgSize,
+		Transports: transports(opts.Transport),
 		Profile:    opts.Profile,
 		Algorithms: opts.Algorithms,
 
@@ -166,6 +170,15 @@ func build(ks keystore.Keystore, opts Options, logger *slog.Logger) (*Daemon, er
 		Device:        hid.NewDevice(auth, hid.WithLogger(logger)),
 		audit:         log,
 	}, nil
+}
+
+// transports is getInfo's transports for the one served; nil: ctap2's
+// default (usb).
+func transports(t string) []string {
+	if t == "" {
+		return nil
+	}
+	return []string{t}
 }
 
 // attestationFormat is the fmt of the statements an attestation kind
