@@ -42,7 +42,7 @@ demo: build
 	./$(BIN) demo
 
 ## test: everything, as CI runs it.
-test: deps lint unit fuzz-smoke vm-test
+test: deps lint unit fuzz-smoke vm-test bluez-vm-test
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -14,6 +14,7 @@ PKGS=(
   linux-libc-dev           # the kernel's uhid.h, to check vauth's event layout
   qemu-system-x86 busybox-static kmod cpio   # the VM for /dev/uhid tests
   chromium                 # a real browser with the uhid key (internal/e2e TestBrowser)
+  bluez bluez-test-tools   # bluetoothd and btvirt for the hybrid advert in the VM (bluez-vm-test)
 )
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
