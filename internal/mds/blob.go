@@ -3,9 +3,8 @@ package mds
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -42,6 +41,7 @@ const (
 	// soon (MDS3 nextUpdate is a date).
 	nextUpdateAfter = 24 * time.Hour
 	dateOnly        = time.DateOnly
+	signerRSABits   = 2048
 )
 
 // Statuses are the AuthenticatorStatus values (MDS3 AuthenticatorStatus enum) a status report
@@ -157,7 +157,7 @@ func Root(store attestation.BlobStore) (*attestation.CA, error) {
 }
 
 // BLOB returns the metadata BLOB of d for the settings: a JWS (compact
-// serialisation, ES256) whose x5c header holds a signing certificate issued
+// serialisation, RS256) whose x5c header holds a signing certificate issued
 // by Root, then Root itself (MDS3 "Metadata BLOB"; the root is included because
 // consumers such as go-webauthn verify the x5c as a chain that reaches the
 // trust anchor).
@@ -240,9 +240,12 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
-// sign makes the JWS of p with a new signing key, certified by root.
+// sign makes the JWS of p with a new RSA-2048 signing key, certified by
+// root. RS256, as the FIDO MDS signs its BLOB: python-fido2's mds3 reads an
+// ES256 JWS signature as DER where JWS has r||s (RFC 7518 §3.4), and so
+// verifies RS256 BLOBs only.
 func sign(p Payload, root *attestation.CA, now time.Time) ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := rsa.GenerateKey(rand.Reader, signerRSABits)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +258,7 @@ func sign(p Payload, root *attestation.CA, now time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mds: BLOB signing certificate: %w", err)
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims{Payload: p})
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims{Payload: p})
 	// x5c members are standard base64 DER (RFC 7515 §4.1.6).
 	tok.Header["x5c"] = []string{base64.StdEncoding.EncodeToString(der), base64.StdEncoding.EncodeToString(root.Certificate().Raw)}
 	s, err := tok.SignedString(key)
