@@ -173,23 +173,27 @@ type unique struct {
 	modulus []byte
 }
 
-// keyTemplate is the public area of a key of type k under the storage
-// primary. noDA: the key has an empty authValue, so dictionary-attack
-// protection guards nothing, and a lockout caused by another program does
-// not stop the authenticator.
-func keyTemplate(k *keyType, restricted bool, scheme, hash tpm2.TPMAlgID, u unique) tpm2.TPMTPublic {
-	pub := tpm2.TPMTPublic{
-		NameAlg: tpm2.TPMAlgSHA256,
-		ObjectAttributes: tpm2.TPMAObject{
-			FixedTPM:            true,
-			FixedParent:         true,
-			SensitiveDataOrigin: true,
-			UserWithAuth:        true,
-			NoDA:                true,
-			Restricted:          restricted,
-			SignEncrypt:         true,
-		},
+// signingKeyAttributes are the attributes of every signing key vauth makes
+// under the storage primary: made by the TPM (sensitiveDataOrigin), never
+// leaving it unencrypted (fixedTPM, fixedParent). noDA: the key has an
+// empty authValue, so dictionary-attack protection guards nothing, and a
+// lockout caused by another program does not stop the authenticator.
+func signingKeyAttributes(restricted bool) tpm2.TPMAObject {
+	return tpm2.TPMAObject{
+		FixedTPM:            true,
+		FixedParent:         true,
+		SensitiveDataOrigin: true,
+		UserWithAuth:        true,
+		NoDA:                true,
+		Restricted:          restricted,
+		SignEncrypt:         true,
 	}
+}
+
+// keyTemplate is the public area of a key of type k under the storage
+// primary, with signingKeyAttributes.
+func keyTemplate(k *keyType, restricted bool, scheme, hash tpm2.TPMAlgID, u unique) tpm2.TPMTPublic {
+	pub := tpm2.TPMTPublic{NameAlg: tpm2.TPMAlgSHA256, ObjectAttributes: signingKeyAttributes(restricted)}
 	if k.isRSA() {
 		s := tpm2.TPMTRSAScheme{Scheme: tpm2.TPMAlgNull}
 		if scheme != tpm2.TPMAlgNull {
