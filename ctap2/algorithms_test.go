@@ -187,15 +187,7 @@ func TestKeyGenerationKeepaliveCancel(t *testing.T) {
 		t.Run(fmt.Sprintf("rk=%t", tc.rk), func(t *testing.T) {
 			gate := &gatedKeystore{entered: make(chan struct{}), release: make(chan struct{})}
 			d := newTestDevice(t, func(c *Config) { gate.Keystore = c.Keystore; c.Keystore = gate })
-			host, dev := hid.Pipe()
-			serveCtx, stop := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- hid.NewDevice(d.a, hid.WithKeepaliveInterval(5*time.Millisecond)).Serve(serveCtx, dev) }()
-			t.Cleanup(func() { stop(); host.Close(); <-done })
-			c, err := hid.NewClient(host)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := serveHID(t, d.a, hid.WithKeepaliveInterval(5*time.Millisecond))
 			processing := make(chan struct{}, 64)
 			onKeepalive := func(s byte) {
 				select {

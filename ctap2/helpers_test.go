@@ -392,3 +392,23 @@ func (d *testDevice) checkFullAllowList(maxMsg, maxID, count, alg int) {
 		t.Errorf("maxMsgSize %d: getAssertion with a full allowList: %v", maxMsg, status)
 	}
 }
+
+// serveHID serves h over CTAPHID on an in-memory pipe until the test ends
+// and returns a client on the host's end.
+func serveHID(t testing.TB, h hid.Handler, opts ...hid.Option) *hid.Client {
+	t.Helper()
+	host, dev := hid.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hid.NewDevice(h, opts...).Serve(ctx, dev) }()
+	t.Cleanup(func() {
+		cancel()
+		host.Close()
+		<-done
+	})
+	c, err := hid.NewClient(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

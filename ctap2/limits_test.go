@@ -9,7 +9,6 @@ package ctap2_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -542,20 +541,7 @@ func testUpdateUserLimits(t *testing.T, ks keystore.Keystore) {
 // which still answers after it.
 func TestLimitsOverCTAPHID(t *testing.T) {
 	d, ks := limitsDevice(t, limitsBackends[0].open(t))
-	host, dev := hid.Pipe()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- hid.NewDevice(d.a).Serve(ctx, dev) }()
-	t.Cleanup(func() {
-		cancel()
-		host.Close()
-		<-done
-	})
-	hc, err := hid.NewClient(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.c = client.New(hc)
+	d.c = client.New(ctap2.ServeHID(t, d.a))
 	for _, tc := range []struct {
 		name string
 		n    int // the display name's length; fillMessage: the most CTAPHID carries

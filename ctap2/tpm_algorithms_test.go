@@ -99,15 +99,7 @@ func TestTPMLongestCredentialIDsFit(t *testing.T) {
 // sends KEEPALIVE (processing) (CTAP 2.1 §11.2.9.2.1).
 func TestTPMRSAKeyGenerationKeepalive(t *testing.T) {
 	d := newTPMDevice(t)
-	host, dev := hid.Pipe()
-	serveCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- hid.NewDevice(d.a, hid.WithKeepaliveInterval(time.Millisecond)).Serve(serveCtx, dev) }()
-	t.Cleanup(func() { stop(); host.Close(); <-done })
-	c, err := hid.NewClient(host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := serveHID(t, d.a, hid.WithKeepaliveInterval(time.Millisecond))
 	processing := 0
 	params := withAlgorithms(makeCredentialParams("example.com", []byte("u"), "u", false), keystore.RS256)
 	start := time.Now()
