@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -23,14 +22,7 @@ import (
 // BLOB takes effect at the next registration, and every registration logs
 // its line.
 func TestServePolicy(t *testing.T) {
-	ts := httptest.NewServer(nil)
-	defer ts.Close()
-	origin := strings.Replace(ts.URL, "127.0.0.1", "localhost", 1)
-	srv, err := NewServer(origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = srv.Handler()
+	srv, base, origin := servePage(t)
 	own := attestation.FormatAAGUID(attestation.DefaultAAGUID)
 	ios := attestation.Presets[1]
 	trusted := openDaemon(t, attestation.KindPacked, attestation.DefaultAAGUID)
@@ -58,7 +50,7 @@ func TestServePolicy(t *testing.T) {
 	if err := srv.SetPolicy(Policy{}, src, &log); err != nil {
 		t.Fatal(err)
 	}
-	page, err := http.Get(ts.URL + "/")
+	page, err := http.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +62,7 @@ func TestServePolicy(t *testing.T) {
 		}
 	}
 	var p Policy
-	if err := post(t, ts.URL+"/api/policy", []byte(`{"enforceAttestation":true,"blockAaguids":["microsoft-authenticator-ios"]}`), &p); err != nil {
+	if err := post(t, base+"/api/policy", []byte(`{"enforceAttestation":true,"blockAaguids":["microsoft-authenticator-ios"]}`), &p); err != nil {
 		t.Fatal(err)
 	}
 	if !p.EnforceAttestation || len(p.Block) != 1 || p.Block[0] != attestation.FormatAAGUID(ios.AAGUID) {
@@ -101,7 +93,7 @@ func TestServePolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		log.Reset()
-		err = ceremony(t, ts.URL, c, "register", tc.user, &Registered{})
+		err = ceremony(t, base, c, "register", tc.user, &Registered{})
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%s: %v", tc.user, err)
@@ -112,13 +104,13 @@ func TestServePolicy(t *testing.T) {
 			t.Errorf("%s: log %q; want one line starting %q", tc.user, log.String(), tc.line)
 		}
 	}
-	if err := post(t, ts.URL+"/api/policy", []byte(`{"allowAaguids":["yubikey"]}`), &p); err == nil || !strings.Contains(err.Error(), "invalid AAGUID") {
+	if err := post(t, base+"/api/policy", []byte(`{"allowAaguids":["yubikey"]}`), &p); err == nil || !strings.Contains(err.Error(), "invalid AAGUID") {
 		t.Errorf("policy with a bad AAGUID: %v", err)
 	}
 	if err := srv.SetPolicy(Policy{}, nil, &log); err != nil {
 		t.Fatal(err)
 	}
-	if err := post(t, ts.URL+"/api/policy", []byte(`{"enforceAttestation":true}`), &p); err == nil || !strings.Contains(err.Error(), "no metadata") {
+	if err := post(t, base+"/api/policy", []byte(`{"enforceAttestation":true}`), &p); err == nil || !strings.Contains(err.Error(), "no metadata") {
 		t.Errorf("enforcing with no metadata: %v", err)
 	}
 }
