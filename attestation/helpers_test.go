@@ -159,3 +159,17 @@ func describe(err error) error {
 	}
 	return err
 }
+
+// newU2F is the U2F attester of ks, under ks's CA.
+func newU2F(t *testing.T, ks BlobStore) *U2FAttester {
+	t.Helper()
+	ca, err := LoadOrCreateCA(ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := U2F(ca, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

@@ -80,14 +80,7 @@ func TestU2FCertificate(t *testing.T) {
 // certificate's key over exactly 0x00 || app || challenge || kh || pubkey.
 func TestU2FSignRegistration(t *testing.T) {
 	ks := newStore(t)
-	ca, err := LoadOrCreateCA(ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := U2F(ca, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := newU2F(t, ks)
 	app := sha256.Sum256([]byte("https://example.com"))
 	challenge := sha256.Sum256([]byte("client data"))
 	kh := []byte("key handle")
@@ -111,14 +104,7 @@ func TestU2FSignRegistration(t *testing.T) {
 // credentials and bad input are errors.
 func TestFIDOU2FAttest(t *testing.T) {
 	ks := newStore(t)
-	ca, err := LoadOrCreateCA(ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := U2F(ca, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := newU2F(t, ks)
 	cdh := sha256.Sum256([]byte("ceremony"))
 	other := sha256.Sum256([]byte("another ceremony"))
 
