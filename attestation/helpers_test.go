@@ -160,8 +160,8 @@ func describe(err error) error {
 	return err
 }
 
-// newU2F is the U2F attester of ks, under ks's CA.
-func newU2F(t *testing.T, ks BlobStore) *U2FAttester {
+// newU2F returns ks's CA and the U2F attester under it.
+func newU2F(t *testing.T, ks BlobStore) (*CA, *U2FAttester) {
 	t.Helper()
 	ca, err := LoadOrCreateCA(ks)
 	if err != nil {
@@ -171,5 +171,5 @@ func newU2F(t *testing.T, ks BlobStore) *U2FAttester {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return u
+	return ca, u
 }
