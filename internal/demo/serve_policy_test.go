@@ -3,8 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -50,12 +48,7 @@ func TestServePolicy(t *testing.T) {
 	if err := srv.SetPolicy(Policy{}, src, &log); err != nil {
 		t.Fatal(err)
 	}
-	page, err := http.Get(base + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	html, _ := io.ReadAll(page.Body)
-	page.Body.Close()
+	html := getPage(t, base)
 	for _, id := range []string{`id="enforce"`, `id="allow"`, `id="block"`, `"/api/policy"`} {
 		if !bytes.Contains(html, []byte(id)) {
 			t.Errorf("the page lacks the policy switch %s", id)

@@ -83,6 +83,22 @@ func servePage(t *testing.T) (srv *Server, base, origin string) {
 	return srv, ts.URL, origin
 }
 
+// getPage returns the page servePage serves at base, failing the test
+// unless it is 200 OK.
+func getPage(t *testing.T, base string) []byte {
+	t.Helper()
+	page, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer page.Body.Close()
+	html, err := io.ReadAll(page.Body)
+	if err != nil || page.StatusCode != http.StatusOK {
+		t.Fatalf("GET /: %s, %d bytes, %v", page.Status, len(html), err)
+	}
+	return html
+}
+
 // TestServe drives the page's relying party (`vauth demo --serve`) with
 // the WebAuthn client instead of a browser: the server side of the page
 // registers a passkey and signs in with it, by name and as a passkey, and
@@ -95,14 +111,8 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	page, err := http.Get(base + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	html, _ := io.ReadAll(page.Body)
-	page.Body.Close()
-	if page.StatusCode != http.StatusOK || !bytes.Contains(html, []byte("navigator.credentials.create")) {
-		t.Fatalf("GET /: %s, %d bytes", page.Status, len(html))
+	if html := getPage(t, base); !bytes.Contains(html, []byte("navigator.credentials.create")) {
+		t.Fatalf("GET /: %d bytes without navigator.credentials.create", len(html))
 	}
 
 	var reg Registered
