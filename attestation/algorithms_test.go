@@ -50,14 +50,7 @@ func TestAttestEveryAlgorithm(t *testing.T) {
 // rather than attested in a form no relying party can check.
 func TestU2FAttestRefusesOtherAlgorithms(t *testing.T) {
 	ks := newStore(t)
-	ca, err := LoadOrCreateCA(ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := U2F(ca, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, u := newU2F(t, ks)
 	for _, alg := range ks.Algorithms() {
 		cred := newCredential(t, ks, alg)
 		_, err := u.Attest(ks, cred, makeAuthData(t, cred, [16]byte{}, 0), make([]byte, 32))

@@ -159,3 +159,17 @@ func describe(err error) error {
 	}
 	return err
 }
+
+// newU2F returns ks's CA and the U2F attester under it.
+func newU2F(t *testing.T, ks BlobStore) (*CA, *U2FAttester) {
+	t.Helper()
+	ca, err := LoadOrCreateCA(ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := U2F(ca, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, u
+}

@@ -35,13 +35,7 @@ func TestTPMAttestEveryAlgorithm(t *testing.T) {
 	cdh := sha256.Sum256([]byte(`{"type":"webauthn.create","challenge":"AAAA","origin":"https://example.com"}`))
 	for _, alg := range want {
 		t.Run(keystore.AlgorithmName(alg), func(t *testing.T) {
-			cred, err := ks.Create(keystore.CreateRequest{
-				RPID: testRPID, RPIDHash: sha256.Sum256([]byte(testRPID)), Algorithm: alg,
-				User: keystore.User{ID: []byte{1}, Name: "alice"},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			cred := newCredential(t, ks, alg)
 			authData := makeAuthData(t, cred, DefaultAAGUID, 0)
 			stmt, err := att.Attest(ks, cred, authData, cdh[:])
 			if err != nil {

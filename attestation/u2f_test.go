@@ -19,14 +19,7 @@ import (
 func TestU2FCertificate(t *testing.T) {
 	dir := t.TempDir()
 	ks := openStore(t, dir)
-	ca, err := LoadOrCreateCA(ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := U2F(ca, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, u := newU2F(t, ks)
 	cert := u.Certificate()
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Certificate())
@@ -63,14 +56,7 @@ func TestU2FCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ks = openStore(t, dir)
-	ca, err = LoadOrCreateCA(ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := U2F(ca, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, again := newU2F(t, ks)
 	if !bytes.Equal(again.Certificate().Raw, cert.Raw) {
 		t.Error("the U2F certificate changed across a restart")
 	}
@@ -80,14 +66,7 @@ func TestU2FCertificate(t *testing.T) {
 // certificate's key over exactly 0x00 || app || challenge || kh || pubkey.
 func TestU2FSignRegistration(t *testing.T) {
 	ks := newStore(t)
-	ca, err := LoadOrCreateCA(ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := U2F(ca, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, u := newU2F(t, ks)
 	app := sha256.Sum256([]byte("https://example.com"))
 	challenge := sha256.Sum256([]byte("client data"))
 	kh := []byte("key handle")
@@ -111,14 +90,7 @@ func TestU2FSignRegistration(t *testing.T) {
 // credentials and bad input are errors.
 func TestFIDOU2FAttest(t *testing.T) {
 	ks := newStore(t)
-	ca, err := LoadOrCreateCA(ks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := U2F(ca, ks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, u := newU2F(t, ks)
 	cdh := sha256.Sum256([]byte("ceremony"))
 	other := sha256.Sum256([]byte("another ceremony"))
 

@@ -2,7 +2,6 @@ package ctap2
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"slices"
@@ -188,15 +187,7 @@ func TestKeyGenerationKeepaliveCancel(t *testing.T) {
 		t.Run(fmt.Sprintf("rk=%t", tc.rk), func(t *testing.T) {
 			gate := &gatedKeystore{entered: make(chan struct{}), release: make(chan struct{})}
 			d := newTestDevice(t, func(c *Config) { gate.Keystore = c.Keystore; c.Keystore = gate })
-			host, dev := hid.Pipe()
-			serveCtx, stop := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- hid.NewDevice(d.a, hid.WithKeepaliveInterval(5*time.Millisecond)).Serve(serveCtx, dev) }()
-			t.Cleanup(func() { stop(); host.Close(); <-done })
-			c, err := hid.NewClient(host)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := serveHID(t, d.a, hid.WithKeepaliveInterval(5*time.Millisecond))
 			processing := make(chan struct{}, 64)
 			onKeepalive := func(s byte) {
 				select {
@@ -308,29 +299,11 @@ func TestLongestCredentialIDsFit(t *testing.T) {
 		maxMsg, wantCount int
 	}{{DefaultMaxMsgSize, DefaultMaxCredentialCountInList}, {1200, 4}} {
 		d := newTestDevice(t, func(c *Config) { c.MaxMsgSize = tc.maxMsg })
-		info := d.mustGetInfo()
-		var maxID, count int
-		mustUnmarshal(t, info[getInfoMaxCredentialIDLength], &maxID)
-		mustUnmarshal(t, info[getInfoMaxCredentialCountInList], &count)
+		maxID, count := d.idLimits()
 		if maxID != d.store.MaxCredentialIDLength() || maxID != 155 || count != tc.wantCount {
 			t.Errorf("maxMsgSize %d: maxCredentialIdLength %d (store %d), maxCredentialCountInList %d; want 155, %d",
 				tc.maxMsg, maxID, d.store.MaxCredentialIDLength(), count, tc.wantCount)
 		}
-		var ids [][]byte
-		for range count {
-			c, err := d.store.Create(keystore.CreateRequest{RPIDHash: sha256.Sum256([]byte("example.com")), Algorithm: keystore.ES512,
-				CredBlob: make([]byte, keystore.MaxCredBlobLength)})
-			if err != nil || len(c.ID) != maxID {
-				t.Fatalf("credential ID of %d bytes, %v; want %d", len(c.ID), err, maxID)
-			}
-			ids = append(ids, c.ID)
-		}
-		params := encode(t, getAssertionParams("example.com", ids...))
-		if len(params)+1 > tc.maxMsg {
-			t.Errorf("maxMsgSize %d: a getAssertion with %d of the longest IDs takes %d bytes", tc.maxMsg, count, len(params)+1)
-		}
-		if status, _ := d.callRaw(context.Background(), CmdGetAssertion, params); status != CTAP2OK {
-			t.Errorf("maxMsgSize %d: getAssertion with a full allowList: %v", tc.maxMsg, status)
-		}
+		d.checkFullAllowList(tc.maxMsg, maxID, count, keystore.ES512)
 	}
 }

@@ -298,57 +298,51 @@ func TestChangePIN(t *testing.T) {
 // name, for its RP ID (or the first RP it is used with), and vouches for
 // one verified user only.
 func TestTokenPermissions(t *testing.T) {
-	for _, version := range protocols {
-		t.Run(fmt.Sprintf("protocol %d", version), func(t *testing.T) {
-			d := newDevice(t)
-			ctx := t.Context()
-			if err := d.c.SetPIN(ctx, version, "1234"); err != nil {
-				t.Fatal(err)
-			}
-			ga := d.token(version, "1234", pinuv.PermissionGA, "")
-			_, err := d.c.MakeCredential(ctx, mcRequest("example.com", "alice", true, ga))
-			want(t, "makeCredential with a ga token", err, ctap2.CTAP2ErrPinAuthInvalid)
+	eachProtocolWithPIN(t, func(t *testing.T, d *device, version int) {
+		ctx := t.Context()
+		ga := d.token(version, "1234", pinuv.PermissionGA, "")
+		_, err := d.c.MakeCredential(ctx, mcRequest("example.com", "alice", true, ga))
+		want(t, "makeCredential with a ga token", err, ctap2.CTAP2ErrPinAuthInvalid)
 
-			bound := d.token(version, "1234", pinuv.PermissionMC|pinuv.PermissionGA, "example.com")
-			_, err = d.c.MakeCredential(ctx, mcRequest("other.example", "alice", true, bound))
-			want(t, "makeCredential for another RP", err, ctap2.CTAP2ErrPinAuthInvalid)
-			d.presence.count()
-			id, resp := d.register(mcRequest("example.com", "alice", true, bound))
-			if f := flags(t, resp.AuthData); f&(flagUP|flagUV) != flagUP|flagUV {
-				t.Fatalf("flags 0x%02x, want UP and UV", f)
-			}
-			if n := d.presence.count(); n != 1 {
-				t.Fatalf("presence asked %d times: a PIN token carries no presence", n)
-			}
-			_, err = d.c.MakeCredential(ctx, mcRequest("example.com", "bob", true, bound))
-			want(t, "a token used once already", err, ctap2.CTAP2ErrPinAuthInvalid)
-			_, err = d.c.GetAssertion(ctx, gaRequest("example.com", bound))
-			want(t, "a token whose ga permission makeCredential spent", err, ctap2.CTAP2ErrPinAuthInvalid)
+		bound := d.token(version, "1234", pinuv.PermissionMC|pinuv.PermissionGA, "example.com")
+		_, err = d.c.MakeCredential(ctx, mcRequest("other.example", "alice", true, bound))
+		want(t, "makeCredential for another RP", err, ctap2.CTAP2ErrPinAuthInvalid)
+		d.presence.count()
+		id, resp := d.register(mcRequest("example.com", "alice", true, bound))
+		if f := flags(t, resp.AuthData); f&(flagUP|flagUV) != flagUP|flagUV {
+			t.Fatalf("flags 0x%02x, want UP and UV", f)
+		}
+		if n := d.presence.count(); n != 1 {
+			t.Fatalf("presence asked %d times: a PIN token carries no presence", n)
+		}
+		_, err = d.c.MakeCredential(ctx, mcRequest("example.com", "bob", true, bound))
+		want(t, "a token used once already", err, ctap2.CTAP2ErrPinAuthInvalid)
+		_, err = d.c.GetAssertion(ctx, gaRequest("example.com", bound))
+		want(t, "a token whose ga permission makeCredential spent", err, ctap2.CTAP2ErrPinAuthInvalid)
 
-			// A token without an RP ID takes the first one it is used for.
-			open := d.token(version, "1234", pinuv.PermissionGA, "")
-			as, err := d.c.GetAssertion(ctx, gaRequest("example.com", open, id))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if f := flags(t, as.AuthData); f&flagUV == 0 || as.User == nil || as.User.Name != "alice" {
-				t.Fatalf("assertion flags 0x%02x, user %+v: want UV and the user's name", f, as.User)
-			}
-			// Without a token, the same assertion has no UV and no name.
-			as, err = d.c.GetAssertion(ctx, gaRequest("example.com", nil, id))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if f := flags(t, as.AuthData); f&flagUV != 0 || as.User.Name != "" {
-				t.Fatalf("assertion without a token: flags 0x%02x, user %+v", f, as.User)
-			}
-			// A forged pinUvAuthParam.
-			req := gaRequest("example.com", d.token(version, "1234", pinuv.PermissionGA, ""), id)
-			req.PinUvAuthParam[0] ^= 1
-			_, err = d.c.GetAssertion(ctx, req)
-			want(t, "a forged pinUvAuthParam", err, ctap2.CTAP2ErrPinAuthInvalid)
-		})
-	}
+		// A token without an RP ID takes the first one it is used for.
+		open := d.token(version, "1234", pinuv.PermissionGA, "")
+		as, err := d.c.GetAssertion(ctx, gaRequest("example.com", open, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := flags(t, as.AuthData); f&flagUV == 0 || as.User == nil || as.User.Name != "alice" {
+			t.Fatalf("assertion flags 0x%02x, user %+v: want UV and the user's name", f, as.User)
+		}
+		// Without a token, the same assertion has no UV and no name.
+		as, err = d.c.GetAssertion(ctx, gaRequest("example.com", nil, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := flags(t, as.AuthData); f&flagUV != 0 || as.User.Name != "" {
+			t.Fatalf("assertion without a token: flags 0x%02x, user %+v", f, as.User)
+		}
+		// A forged pinUvAuthParam.
+		req := gaRequest("example.com", d.token(version, "1234", pinuv.PermissionGA, ""), id)
+		req.PinUvAuthParam[0] ^= 1
+		_, err = d.c.GetAssertion(ctx, req)
+		want(t, "a forged pinUvAuthParam", err, ctap2.CTAP2ErrPinAuthInvalid)
+	})
 }
 
 // TestTokenExpiry: a token not used within 30 seconds stops; one in use

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/sha256"
 	"encoding/binary"
 	"log/slog"
 	"sync"
@@ -356,4 +357,58 @@ func (k *keepaliveRecorder) keepalive() hid.Keepalive {
 		defer k.mu.Unlock()
 		k.statuses = append(k.statuses, s)
 	}
+}
+
+// idLimits returns getInfo's maxCredentialIdLength and
+// maxCredentialCountInList.
+func (d *testDevice) idLimits() (maxID, count int) {
+	d.t.Helper()
+	info := d.mustGetInfo()
+	mustUnmarshal(d.t, info[getInfoMaxCredentialIDLength], &maxID)
+	mustUnmarshal(d.t, info[getInfoMaxCredentialCountInList], &count)
+	return maxID, count
+}
+
+// checkFullAllowList makes count non-discoverable alg credentials with the
+// longest credBlob, each with an ID of maxID bytes, and checks that a
+// getAssertion listing them all fits maxMsg and succeeds.
+func (d *testDevice) checkFullAllowList(maxMsg, maxID, count, alg int) {
+	t := d.t
+	t.Helper()
+	var ids [][]byte
+	for range count {
+		c, err := d.store.Create(keystore.CreateRequest{RPIDHash: sha256.Sum256([]byte("example.com")), Algorithm: alg,
+			CredBlob: make([]byte, keystore.MaxCredBlobLength)})
+		if err != nil || len(c.ID) != maxID {
+			t.Fatalf("credential ID of %d bytes, %v; want %d", len(c.ID), err, maxID)
+		}
+		ids = append(ids, c.ID)
+	}
+	params := encode(t, getAssertionParams("example.com", ids...))
+	if len(params)+1 > maxMsg {
+		t.Errorf("maxMsgSize %d: a getAssertion with %d of the longest IDs takes %d bytes", maxMsg, count, len(params)+1)
+	}
+	if status, _ := d.callRaw(context.Background(), CmdGetAssertion, params); status != CTAP2OK {
+		t.Errorf("maxMsgSize %d: getAssertion with a full allowList: %v", maxMsg, status)
+	}
+}
+
+// serveHID serves h over CTAPHID on an in-memory pipe until the test ends
+// and returns a client on the host's end.
+func serveHID(t testing.TB, h hid.Handler, opts ...hid.Option) *hid.Client {
+	t.Helper()
+	host, dev := hid.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hid.NewDevice(h, opts...).Serve(ctx, dev) }()
+	t.Cleanup(func() {
+		cancel()
+		host.Close()
+		<-done
+	})
+	c, err := hid.NewClient(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -9,7 +9,6 @@ package ctap2_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -123,9 +122,9 @@ func sized(t *testing.T, req map[int]any, n, maxMsgSize int, set func(n int)) {
 // data.
 func credentialID(t *testing.T, authData []byte) []byte {
 	t.Helper()
-	ad, err := client.ParseAuthData(authData)
-	if err != nil || ad.CredentialID == nil {
-		t.Fatalf("authenticator data: %v", err)
+	ad := parseAuthData(t, authData)
+	if ad.CredentialID == nil {
+		t.Fatal("authenticator data without attested credential data")
 	}
 	return ad.CredentialID
 }
@@ -292,10 +291,7 @@ func testMakeCredentialLimits(t *testing.T, ks keystore.Keystore) {
 			}
 			rp, u := entity(req, 2), entity(req, 3)
 			id := credentialID(t, resp.AuthData)
-			ad, err := client.ParseAuthData(resp.AuthData)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ad := parseAuthData(t, resp.AuthData)
 			if hash := sha256.Sum256([]byte(rp["id"].(string))); ad.RPIDHash != hash {
 				t.Errorf("rpIdHash %x, want that of the RP ID asked", ad.RPIDHash)
 			}
@@ -318,10 +314,9 @@ func testMakeCredentialLimits(t *testing.T, ks keystore.Keystore) {
 			want := client.UserEntity{ID: u["id"].([]byte), Name: truncated(u["name"].(string)), DisplayName: truncated(u["displayName"].(string))}
 			as := roundTrip(t, d, rp["id"].(string), id, want, gaExts)
 			if gaExts != nil {
-				ad, err := client.ParseAuthData(as.AuthData)
 				var got []byte
-				if _, xerr := ad.Extension("credBlob", &got); err != nil || xerr != nil {
-					t.Fatalf("getAssertion credBlob: %v %v", err, xerr)
+				if _, err := parseAuthData(t, as.AuthData).Extension("credBlob", &got); err != nil {
+					t.Fatalf("getAssertion credBlob: %v", err)
 				}
 				blob := req[6].(map[string]any)["credBlob"].([]byte)
 				if len(blob) > keystore.MaxCredBlobLength {
@@ -542,20 +537,7 @@ func testUpdateUserLimits(t *testing.T, ks keystore.Keystore) {
 // which still answers after it.
 func TestLimitsOverCTAPHID(t *testing.T) {
 	d, ks := limitsDevice(t, limitsBackends[0].open(t))
-	host, dev := hid.Pipe()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- hid.NewDevice(d.a).Serve(ctx, dev) }()
-	t.Cleanup(func() {
-		cancel()
-		host.Close()
-		<-done
-	})
-	hc, err := hid.NewClient(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.c = client.New(hc)
+	d.c = client.New(ctap2.ServeHID(t, d.a))
 	for _, tc := range []struct {
 		name string
 		n    int // the display name's length; fillMessage: the most CTAPHID carries

@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
-	"fmt"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -29,94 +28,88 @@ func (d *device) pcmrToken(version int, pin string) *client.Token {
 // makeCredential). A PIN change, a new PIN set from outside, and
 // authenticatorReset void it.
 func TestPersistentToken(t *testing.T) {
-	for _, version := range protocols {
-		t.Run(fmt.Sprintf("protocol %d", version), func(t *testing.T) {
-			d := newDevice(t)
-			ctx := t.Context()
-			if err := d.c.SetPIN(ctx, version, "1234"); err != nil {
-				t.Fatal(err)
-			}
-			mc := d.token(version, "1234", pinuv.PermissionMC, "a.example")
-			id, _ := d.register(mcRequest("a.example", "alice", true, mc))
-			mc = d.token(version, "1234", pinuv.PermissionMC, "b.example")
-			d.register(mcRequest("b.example", "bob", true, mc))
-			d.register(mcRequest("b.example", "carol", true, d.token(version, "1234", pinuv.PermissionMC, "b.example")))
+	eachProtocolWithPIN(t, func(t *testing.T, d *device, version int) {
+		ctx := t.Context()
+		mc := d.token(version, "1234", pinuv.PermissionMC, "a.example")
+		id, _ := d.register(mcRequest("a.example", "alice", true, mc))
+		mc = d.token(version, "1234", pinuv.PermissionMC, "b.example")
+		d.register(mcRequest("b.example", "bob", true, mc))
+		d.register(mcRequest("b.example", "carol", true, d.token(version, "1234", pinuv.PermissionMC, "b.example")))
 
-			tok := d.pcmrToken(version, "1234")
-			reads := func(when string, tok *client.Token) {
-				t.Helper()
-				cm := d.cm(tok)
-				meta, err := cm.Metadata(ctx)
-				if err != nil || meta.Existing != 3 {
-					t.Fatalf("%s: getCredsMetadata: %+v, %v", when, meta, err)
-				}
-				if rps, err := cm.RPs(ctx); err != nil || len(rps) != 2 {
-					t.Fatalf("%s: enumerateRPs: %d RPs, %v", when, len(rps), err)
-				}
-				h := sha256.Sum256([]byte("b.example"))
-				if creds, err := cm.Credentials(ctx, h[:]); err != nil || len(creds) != 2 {
-					t.Fatalf("%s: enumerateCredentials: %d, %v", when, len(creds), err)
-				}
+		tok := d.pcmrToken(version, "1234")
+		reads := func(when string, tok *client.Token) {
+			t.Helper()
+			cm := d.cm(tok)
+			meta, err := cm.Metadata(ctx)
+			if err != nil || meta.Existing != 3 {
+				t.Fatalf("%s: getCredsMetadata: %+v, %v", when, meta, err)
 			}
-			reads("fresh", tok)
-			if again := d.pcmrToken(version, "1234"); !bytes.Equal(again.Value, tok.Value) {
-				t.Fatal("a second pcmr request gave another token")
+			if rps, err := cm.RPs(ctx); err != nil || len(rps) != 2 {
+				t.Fatalf("%s: enumerateRPs: %d RPs, %v", when, len(rps), err)
 			}
-			cm := d.token(version, "1234", pinuv.PermissionCM, "")
-			reads("after an ordinary token", tok)
-			if _, err := d.cm(cm).Metadata(ctx); err != nil {
-				t.Fatalf("the ordinary token after the persistent one: %v", err)
+			h := sha256.Sum256([]byte("b.example"))
+			if creds, err := cm.Credentials(ctx, h[:]); err != nil || len(creds) != 2 {
+				t.Fatalf("%s: enumerateCredentials: %d, %v", when, len(creds), err)
 			}
-			d.restart()
-			reads("after a restart", tok)
+		}
+		reads("fresh", tok)
+		if again := d.pcmrToken(version, "1234"); !bytes.Equal(again.Value, tok.Value) {
+			t.Fatal("a second pcmr request gave another token")
+		}
+		cm := d.token(version, "1234", pinuv.PermissionCM, "")
+		reads("after an ordinary token", tok)
+		if _, err := d.cm(cm).Metadata(ctx); err != nil {
+			t.Fatalf("the ordinary token after the persistent one: %v", err)
+		}
+		d.restart()
+		reads("after a restart", tok)
 
-			for _, w := range []struct {
-				what string
-				err  error
-			}{
-				{"deleteCredential", d.cm(tok).DeleteCredential(ctx, id)},
-				{"updateUserInformation", d.cm(tok).UpdateUser(ctx, id, client.UserEntity{ID: []byte("alice"), Name: "mallory"})},
-				{"preview getCredsMetadata", func() error {
-					_, err := (&client.CredentialManagement{Client: d.c, Token: tok, Preview: true}).Metadata(ctx)
-					return err
-				}()},
-				{"makeCredential", func() error {
-					_, err := d.c.MakeCredential(ctx, mcRequest("a.example", "dave", true, tok))
-					return err
-				}()},
-			} {
-				want(t, w.what+" with the persistent token", w.err, ctap2.CTAP2ErrPinAuthInvalid)
-			}
-			reads("after the refused writes", tok)
+		for _, w := range []struct {
+			what string
+			err  error
+		}{
+			{"deleteCredential", d.cm(tok).DeleteCredential(ctx, id)},
+			{"updateUserInformation", d.cm(tok).UpdateUser(ctx, id, client.UserEntity{ID: []byte("alice"), Name: "mallory"})},
+			{"preview getCredsMetadata", func() error {
+				_, err := (&client.CredentialManagement{Client: d.c, Token: tok, Preview: true}).Metadata(ctx)
+				return err
+			}()},
+			{"makeCredential", func() error {
+				_, err := d.c.MakeCredential(ctx, mcRequest("a.example", "dave", true, tok))
+				return err
+			}()},
+		} {
+			want(t, w.what+" with the persistent token", w.err, ctap2.CTAP2ErrPinAuthInvalid)
+		}
+		reads("after the refused writes", tok)
 
-			if err := d.c.ChangePIN(ctx, version, "1234", "5678"); err != nil {
-				t.Fatal(err)
-			}
-			_, err := d.cm(tok).Metadata(ctx)
-			want(t, "the persistent token after changePIN", err, ctap2.CTAP2ErrPinAuthInvalid)
-			next := d.pcmrToken(version, "5678")
-			if bytes.Equal(next.Value, tok.Value) {
-				t.Fatal("changePIN kept the persistent token")
-			}
-			reads("renewed", next)
+		if err := d.c.ChangePIN(ctx, version, "1234", "5678"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := d.cm(tok).Metadata(ctx)
+		want(t, "the persistent token after changePIN", err, ctap2.CTAP2ErrPinAuthInvalid)
+		next := d.pcmrToken(version, "5678")
+		if bytes.Equal(next.Value, tok.Value) {
+			t.Fatal("changePIN kept the persistent token")
+		}
+		reads("renewed", next)
 
-			newPIN := "24680"
-			if err := d.a.SetPINState(ctap2.PINChange{PIN: &newPIN}); err != nil {
-				t.Fatal(err)
-			}
-			_, err = d.cm(next).Metadata(ctx)
-			want(t, "the persistent token after a new PIN from outside", err, ctap2.CTAP2ErrPinAuthInvalid)
-			last := d.pcmrToken(version, newPIN)
-			if err := d.a.Reset(); err != nil {
-				t.Fatal(err)
-			}
-			if err := d.c.SetPIN(ctx, version, newPIN); err != nil {
-				t.Fatal(err)
-			}
-			_, err = d.cm(last).Metadata(ctx)
-			want(t, "the persistent token after reset", err, ctap2.CTAP2ErrPinAuthInvalid)
-		})
-	}
+		newPIN := "24680"
+		if err := d.a.SetPINState(ctap2.PINChange{PIN: &newPIN}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.cm(next).Metadata(ctx)
+		want(t, "the persistent token after a new PIN from outside", err, ctap2.CTAP2ErrPinAuthInvalid)
+		last := d.pcmrToken(version, newPIN)
+		if err := d.a.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.c.SetPIN(ctx, version, newPIN); err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.cm(last).Metadata(ctx)
+		want(t, "the persistent token after reset", err, ctap2.CTAP2ErrPinAuthInvalid)
+	})
 }
 
 // TestPersistentTokenPermissions: pcmr comes alone, through the PIN or

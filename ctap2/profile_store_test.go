@@ -1,7 +1,6 @@
 package ctap2
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
@@ -137,23 +136,12 @@ func TestProfileU2FOverCTAPHID(t *testing.T) {
 	}{{ProfileCTAP21, true}, {ProfileCTAP20, true}, {ProfileU2F, false}} {
 		t.Run(tc.profile.String(), func(t *testing.T) {
 			d := newTestDevice(t, func(c *Config) { c.Profile = tc.profile })
-			host, dev := hid.Pipe()
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- hid.NewDevice(d.a).Serve(ctx, dev) }()
-			t.Cleanup(func() {
-				cancel()
-				host.Close()
-				<-done
-			})
-			c, err := hid.NewClient(host)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := serveHID(t, d.a)
+			ctx := t.Context()
 			if got := c.Capabilities()&hid.CapabilityCBOR != 0; got != tc.cbor {
 				t.Errorf("CBOR capability %v, want %v", got, tc.cbor)
 			}
-			_, err = c.CBOR(ctx, []byte{CmdGetInfo}, nil)
+			_, err := c.CBOR(ctx, []byte{CmdGetInfo}, nil)
 			var herr *hid.Error
 			switch {
 			case tc.cbor && err != nil:

@@ -359,10 +359,7 @@ func TestProfileExtensions(t *testing.T) {
 			req := mcRequest("example.com", "alice", true, nil)
 			req.Extensions = ext
 			_, resp := d.register(req)
-			ad, err := client.ParseAuthData(resp.AuthData)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ad := parseAuthData(t, resp.AuthData)
 			var got []string
 			for _, id := range []string{"credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "thirdPartyPayment"} {
 				var v any

@@ -8,7 +8,6 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/vauth/vauth/ctap2"
-	"github.com/vauth/vauth/ctap2/client"
 	"github.com/vauth/vauth/ctap2/pinuv"
 )
 
@@ -16,12 +15,8 @@ import (
 // and whether there is one.
 func extensionOutput(t *testing.T, authData []byte, id string) (any, bool) {
 	t.Helper()
-	ad, err := client.ParseAuthData(authData)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v any
-	ok, err := ad.Extension(id, &v)
+	ok, err := parseAuthData(t, authData).Extension(id, &v)
 	if err != nil {
 		t.Fatal(err)
 	}

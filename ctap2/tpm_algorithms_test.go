@@ -78,10 +78,7 @@ func TestTPMLongestCredentialIDsFit(t *testing.T) {
 		maxMsg, wantCount int
 	}{{DefaultMaxMsgSize, DefaultMaxCredentialCountInList}, {1200, 2}} {
 		d := newTPMDevice(t, func(c *Config) { c.MaxMsgSize = tc.maxMsg })
-		info := d.mustGetInfo()
-		var maxID, count int
-		mustUnmarshal(t, info[getInfoMaxCredentialIDLength], &maxID)
-		mustUnmarshal(t, info[getInfoMaxCredentialCountInList], &count)
+		maxID, count := d.idLimits()
 		if maxID != d.store.MaxCredentialIDLength() || count != tc.wantCount {
 			t.Errorf("maxMsgSize %d: maxCredentialIdLength %d (store %d), maxCredentialCountInList %d; want %d",
 				tc.maxMsg, maxID, d.store.MaxCredentialIDLength(), count, tc.wantCount)
@@ -93,22 +90,7 @@ func TestTPMLongestCredentialIDsFit(t *testing.T) {
 				t.Fatalf("%s credential ID of %d bytes, %v; want a short one", keystore.AlgorithmName(alg), len(c.ID), err)
 			}
 		}
-		var ids [][]byte
-		for range count {
-			c, err := d.store.Create(keystore.CreateRequest{RPIDHash: sha256.Sum256([]byte("example.com")), Algorithm: keystore.ES256,
-				CredBlob: make([]byte, keystore.MaxCredBlobLength)})
-			if err != nil || len(c.ID) != maxID {
-				t.Fatalf("credential ID of %d bytes, %v; want %d", len(c.ID), err, maxID)
-			}
-			ids = append(ids, c.ID)
-		}
-		params := encode(t, getAssertionParams("example.com", ids...))
-		if len(params)+1 > tc.maxMsg {
-			t.Errorf("maxMsgSize %d: a getAssertion with %d of the longest IDs takes %d bytes", tc.maxMsg, count, len(params)+1)
-		}
-		if status, _ := d.callRaw(context.Background(), CmdGetAssertion, params); status != CTAP2OK {
-			t.Errorf("maxMsgSize %d: getAssertion with a full allowList: %v", tc.maxMsg, status)
-		}
+		d.checkFullAllowList(tc.maxMsg, maxID, count, keystore.ES256)
 	}
 }
 
@@ -117,15 +99,7 @@ func TestTPMLongestCredentialIDsFit(t *testing.T) {
 // sends KEEPALIVE (processing) (CTAP 2.1 §11.2.9.2.1).
 func TestTPMRSAKeyGenerationKeepalive(t *testing.T) {
 	d := newTPMDevice(t)
-	host, dev := hid.Pipe()
-	serveCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- hid.NewDevice(d.a, hid.WithKeepaliveInterval(time.Millisecond)).Serve(serveCtx, dev) }()
-	t.Cleanup(func() { stop(); host.Close(); <-done })
-	c, err := hid.NewClient(host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := serveHID(t, d.a, hid.WithKeepaliveInterval(time.Millisecond))
 	processing := 0
 	params := withAlgorithms(makeCredentialParams("example.com", []byte("u"), "u", false), keystore.RS256)
 	start := time.Now()

@@ -140,20 +140,8 @@ func TestCTAP2CredentialOverU2F(t *testing.T) {
 // advertises CTAPHID_MSG and answers U2F_VERSION; getInfo lists U2F_V2.
 func TestU2FOverCTAPHID(t *testing.T) {
 	d := newTestDevice(t)
-	host, dev := hid.Pipe()
-	device := hid.NewDevice(d.a)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- device.Serve(ctx, dev) }()
-	t.Cleanup(func() {
-		cancel()
-		host.Close()
-		<-done
-	})
-	c, err := hid.NewClient(host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := serveHID(t, d.a)
+	ctx := t.Context()
 	if c.Capabilities()&hid.CapabilityNMSG != 0 {
 		t.Error("the device reports NMSG")
 	}

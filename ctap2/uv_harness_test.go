@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -334,3 +335,17 @@ var canonicalMode, _ = cbor.CTAP2EncOptions().EncMode()
 
 // canonical encodes v as the client does: CTAP2 canonical CBOR.
 func canonical(v any) ([]byte, error) { return canonicalMode.Marshal(v) }
+
+// eachProtocolWithPIN runs f under each PIN/UV auth protocol, on a new
+// device with the PIN 1234.
+func eachProtocolWithPIN(t *testing.T, f func(t *testing.T, d *device, version int)) {
+	for _, version := range protocols {
+		t.Run(fmt.Sprintf("protocol %d", version), func(t *testing.T) {
+			d := newDevice(t)
+			if err := d.c.SetPIN(t.Context(), version, "1234"); err != nil {
+				t.Fatal(err)
+			}
+			f(t, d, version)
+		})
+	}
+}

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"strings"
 	"testing"
 
-	"github.com/go-webauthn/webauthn/metadata"
-
+	"github.com/vauth/vauth/internal/demo"
 	"github.com/vauth/vauth/internal/mds"
 )
 
@@ -16,19 +13,7 @@ import (
 // returns each entry's status by AAGUID.
 func blobStatuses(t *testing.T, blob, rootPEM string) map[string]string {
 	t.Helper()
-	block, _ := pem.Decode([]byte(rootPEM))
-	if block == nil {
-		t.Fatalf("root is not PEM: %q", rootPEM)
-	}
-	dec, err := metadata.NewDecoder(metadata.WithRootCertificate(base64.StdEncoding.EncodeToString(block.Bytes)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := dec.DecodeBytes([]byte(strings.TrimSpace(blob)))
-	if err != nil {
-		t.Fatalf("BLOB does not verify: %v", err)
-	}
-	md, err := dec.Parse(p)
+	md, err := demo.DecodeMetadata([]byte(strings.TrimSpace(blob)), []byte(rootPEM))
 	if err != nil {
 		t.Fatal(err)
 	}

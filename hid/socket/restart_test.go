@@ -56,7 +56,7 @@ func allocate(t *testing.T, tr hid.Transport) uint32 {
 }
 
 // startDevice serves a new device on path and returns its stop function.
-func startDevice(t *testing.T, path string) (stop func()) {
+func startDevice(t testing.TB, path string) (stop func()) {
 	t.Helper()
 	l, err := Listen(path)
 	if err != nil {

@@ -29,19 +29,7 @@ func (echo) HandleCBOR(ctx context.Context, req []byte, keepalive hid.Keepalive)
 func listen(t testing.TB) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "vauth.sock")
-	l, err := Listen(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, l, hid.NewDevice(echo{})) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	startDevice(t, path)
 	return path
 }
 

@@ -2,17 +2,15 @@ package control
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/go-webauthn/webauthn/metadata"
-
 	"github.com/vauth/vauth/attestation"
 	"github.com/vauth/vauth/internal/daemon"
+	"github.com/vauth/vauth/internal/demo"
 	"github.com/vauth/vauth/internal/mds"
 	"github.com/vauth/vauth/internal/presence"
 )
@@ -44,22 +42,13 @@ func TestMetadataRoutes(t *testing.T) {
 	if block == nil || block.Type != "CERTIFICATE" {
 		t.Fatalf("root is not a PEM certificate: %q", rootPEM)
 	}
-	root := base64.StdEncoding.EncodeToString(block.Bytes)
 	// statuses decodes the BLOB as go-webauthn does and lists the status of
 	// each entry.
 	statuses := func(blob []byte) map[string]string {
 		t.Helper()
-		dec, err := metadata.NewDecoder(metadata.WithRootCertificate(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := dec.DecodeBytes(blob)
+		md, err := demo.DecodeMetadata(blob, rootPEM)
 		if err != nil {
 			t.Fatalf("BLOB: %v", err)
-		}
-		md, err := dec.Parse(p)
-		if err != nil {
-			t.Fatal(err)
 		}
 		out := map[string]string{}
 		for _, e := range md.Parsed.Entries {

@@ -3,54 +3,11 @@ package cose
 import (
 	"bytes"
 	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"testing"
 )
-
-func TestRoundTrip(t *testing.T) {
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edPub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		pub  any
-		alg  int
-	}{
-		{"ES256", &ec.PublicKey, AlgES256},
-		{"EdDSA", edPub, AlgEdDSA},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b, err := Marshal(tc.pub, tc.alg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			k, err := Parse(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k.Alg != tc.alg {
-				t.Errorf("alg = %d, want %d", k.Alg, tc.alg)
-			}
-			got, err := k.PublicKey()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !Equal(got, tc.pub) {
-				t.Errorf("public key changed in the round trip")
-			}
-		})
-	}
-}
 
 // The CTAP2 canonical order of the labels 1, 3, -1, -2, -3 is exactly that
 // order, and clients (libfido2) reject keys in any other.

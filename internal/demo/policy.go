@@ -67,6 +67,18 @@ type MetadataSource func(ctx context.Context) (metadata.Provider, error)
 // present, trust anchor, undesired statuses, attestation type and format,
 // AAGUID, algorithms, extensions, user verification.
 func LoadMetadata(blob, rootPEM []byte) (metadata.Provider, error) {
+	md, err := DecodeMetadata(blob, rootPEM)
+	if err != nil {
+		return nil, err
+	}
+	return memory.New(memory.WithMetadata(md.ToMap()),
+		memory.WithValidateAAGUID(true), memory.WithValidateAttestationFormats(true), memory.WithValidateAlgorithms(true),
+		memory.WithValidateBackupEligibility(true), memory.WithValidateExtensions(true), memory.WithValidateUserVerification(true))
+}
+
+// DecodeMetadata verifies a metadata BLOB against its root (PEM) and
+// parses it, as go-webauthn's metadata package does.
+func DecodeMetadata(blob, rootPEM []byte) (*metadata.Metadata, error) {
 	block, _ := pem.Decode(rootPEM)
 	if block == nil {
 		return nil, errors.New("demo: the metadata root is not PEM")
@@ -79,13 +91,7 @@ func LoadMetadata(blob, rootPEM []byte) (metadata.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: the metadata BLOB does not verify: %w", err)
 	}
-	md, err := dec.Parse(payload)
-	if err != nil {
-		return nil, err
-	}
-	return memory.New(memory.WithMetadata(md.ToMap()),
-		memory.WithValidateAAGUID(true), memory.WithValidateAttestationFormats(true), memory.WithValidateAlgorithms(true),
-		memory.WithValidateBackupEligibility(true), memory.WithValidateExtensions(true), memory.WithValidateUserVerification(true))
+	return dec.Parse(payload)
 }
 
 // Results of a registration under a policy, as the log line says them.

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/vauth/vauth/attestation"
-	"github.com/vauth/vauth/internal/daemon"
-	"github.com/vauth/vauth/internal/presence"
 )
 
 // The policy run shows each outcome with its log line: accepted, refused
@@ -46,11 +44,7 @@ func TestRunPolicy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := daemon.Open(daemon.Options{Store: t.TempDir(), Keystore: "soft", Attestation: tc.kind, Presence: presence.Always()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
+			d := openDaemon(t, tc.kind, attestation.DefaultAAGUID)
 			var out bytes.Buffer
 			if err := RunPolicy(context.Background(), &out, d, tc.policy); err != nil {
 				t.Fatalf("RunPolicy: %v\n%s", err, out.String())

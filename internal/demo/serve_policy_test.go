@@ -3,9 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -23,14 +20,7 @@ import (
 // BLOB takes effect at the next registration, and every registration logs
 // its line.
 func TestServePolicy(t *testing.T) {
-	ts := httptest.NewServer(nil)
-	defer ts.Close()
-	origin := strings.Replace(ts.URL, "127.0.0.1", "localhost", 1)
-	srv, err := NewServer(origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = srv.Handler()
+	srv, base, origin := servePage(t)
 	own := attestation.FormatAAGUID(attestation.DefaultAAGUID)
 	ios := attestation.Presets[1]
 	trusted := openDaemon(t, attestation.KindPacked, attestation.DefaultAAGUID)
@@ -58,19 +48,14 @@ func TestServePolicy(t *testing.T) {
 	if err := srv.SetPolicy(Policy{}, src, &log); err != nil {
 		t.Fatal(err)
 	}
-	page, err := http.Get(ts.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	html, _ := io.ReadAll(page.Body)
-	page.Body.Close()
+	html := getPage(t, base)
 	for _, id := range []string{`id="enforce"`, `id="allow"`, `id="block"`, `"/api/policy"`} {
 		if !bytes.Contains(html, []byte(id)) {
 			t.Errorf("the page lacks the policy switch %s", id)
 		}
 	}
 	var p Policy
-	if err := post(t, ts.URL+"/api/policy", []byte(`{"enforceAttestation":true,"blockAaguids":["microsoft-authenticator-ios"]}`), &p); err != nil {
+	if err := post(t, base+"/api/policy", []byte(`{"enforceAttestation":true,"blockAaguids":["microsoft-authenticator-ios"]}`), &p); err != nil {
 		t.Fatal(err)
 	}
 	if !p.EnforceAttestation || len(p.Block) != 1 || p.Block[0] != attestation.FormatAAGUID(ios.AAGUID) {
@@ -101,7 +86,7 @@ func TestServePolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		log.Reset()
-		err = ceremony(t, ts.URL, c, "register", tc.user, &Registered{})
+		err = ceremony(t, base, c, "register", tc.user, &Registered{})
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%s: %v", tc.user, err)
@@ -112,13 +97,13 @@ func TestServePolicy(t *testing.T) {
 			t.Errorf("%s: log %q; want one line starting %q", tc.user, log.String(), tc.line)
 		}
 	}
-	if err := post(t, ts.URL+"/api/policy", []byte(`{"allowAaguids":["yubikey"]}`), &p); err == nil || !strings.Contains(err.Error(), "invalid AAGUID") {
+	if err := post(t, base+"/api/policy", []byte(`{"allowAaguids":["yubikey"]}`), &p); err == nil || !strings.Contains(err.Error(), "invalid AAGUID") {
 		t.Errorf("policy with a bad AAGUID: %v", err)
 	}
 	if err := srv.SetPolicy(Policy{}, nil, &log); err != nil {
 		t.Fatal(err)
 	}
-	if err := post(t, ts.URL+"/api/policy", []byte(`{"enforceAttestation":true}`), &p); err == nil || !strings.Contains(err.Error(), "no metadata") {
+	if err := post(t, base+"/api/policy", []byte(`{"enforceAttestation":true}`), &p); err == nil || !strings.Contains(err.Error(), "no metadata") {
 		t.Errorf("enforcing with no metadata: %v", err)
 	}
 }

@@ -68,37 +68,55 @@ func ceremony(t *testing.T, base string, c *webauthn.Client, kind, username stri
 	return post(t, base+"/api/"+kind+"/finish?session="+begin.Session, resp, out)
 }
 
-// TestServe drives the page's relying party (`vauth demo --serve`) with
-// the WebAuthn client instead of a browser: the server side of the page
-// registers a passkey and signs in with it, by name and as a passkey, and
-// refuses what it should.
-func TestServe(t *testing.T) {
+// servePage serves the page (`vauth demo --serve`) until the test ends:
+// its Server, its URL, and the origin the page has there.
+func servePage(t *testing.T) (srv *Server, base, origin string) {
+	t.Helper()
 	ts := httptest.NewServer(nil)
-	defer ts.Close()
-	origin := strings.Replace(ts.URL, "127.0.0.1", "localhost", 1)
+	t.Cleanup(ts.Close)
+	origin = strings.Replace(ts.URL, "127.0.0.1", "localhost", 1)
 	srv, err := NewServer(origin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts.Config.Handler = srv.Handler()
+	return srv, ts.URL, origin
+}
+
+// getPage returns the page servePage serves at base, failing the test
+// unless it is 200 OK.
+func getPage(t *testing.T, base string) []byte {
+	t.Helper()
+	page, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer page.Body.Close()
+	html, err := io.ReadAll(page.Body)
+	if err != nil || page.StatusCode != http.StatusOK {
+		t.Fatalf("GET /: %s, %d bytes, %v", page.Status, len(html), err)
+	}
+	return html
+}
+
+// TestServe drives the page's relying party (`vauth demo --serve`) with
+// the WebAuthn client instead of a browser: the server side of the page
+// registers a passkey and signs in with it, by name and as a passkey, and
+// refuses what it should.
+func TestServe(t *testing.T) {
+	_, base, origin := servePage(t)
 	d := openDaemon(t, "packed", attestation.DefaultAAGUID)
 	c, err := Connect(t.Context(), d, origin)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	page, err := http.Get(ts.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	html, _ := io.ReadAll(page.Body)
-	page.Body.Close()
-	if page.StatusCode != http.StatusOK || !bytes.Contains(html, []byte("navigator.credentials.create")) {
-		t.Fatalf("GET /: %s, %d bytes", page.Status, len(html))
+	if html := getPage(t, base); !bytes.Contains(html, []byte("navigator.credentials.create")) {
+		t.Fatalf("GET /: %d bytes without navigator.credentials.create", len(html))
 	}
 
 	var reg Registered
-	if err := ceremony(t, ts.URL, c, "register", "alice", &reg); err != nil {
+	if err := ceremony(t, base, c, "register", "alice", &reg); err != nil {
 		t.Fatal(err)
 	}
 	if reg.Username != "alice" || reg.Attestation != "packed (basic_full)" || reg.AAGUID != attestation.FormatAAGUID(attestation.DefaultAAGUID) || strings.Join(reg.Flags, ",") != "UP" {
@@ -106,7 +124,7 @@ func TestServe(t *testing.T) {
 	}
 	for i, name := range []string{"alice", ""} { // by name, then as a passkey
 		var in SignedIn
-		if err := ceremony(t, ts.URL, c, "login", name, &in); err != nil {
+		if err := ceremony(t, base, c, "login", name, &in); err != nil {
 			t.Fatalf("sign-in %q: %v", name, err)
 		}
 		if in.Username != "alice" || in.CredentialID != reg.CredentialID || in.SignCount != uint32(i+1) {
@@ -115,7 +133,7 @@ func TestServe(t *testing.T) {
 	}
 	// The account's credential is excluded from a second registration.
 	var we *webauthn.Error
-	if err := ceremony(t, ts.URL, c, "register", "alice", &reg); !errors.As(err, &we) || we.Name != webauthn.InvalidStateError {
+	if err := ceremony(t, base, c, "register", "alice", &reg); !errors.As(err, &we) || we.Name != webauthn.InvalidStateError {
 		t.Errorf("registering alice again = %v, want InvalidStateError", err)
 	}
 	// A page of another origin does not pass.
@@ -123,7 +141,7 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ceremony(t, ts.URL, other, "login", "alice", &SignedIn{}); err == nil || !strings.Contains(err.Error(), "origin") {
+	if err := ceremony(t, base, other, "login", "alice", &SignedIn{}); err == nil || !strings.Contains(err.Error(), "origin") {
 		t.Errorf("sign-in from another origin = %v, want the origin refused", err)
 	}
 	for _, tc := range []struct{ path, body, want string }{
@@ -134,17 +152,17 @@ func TestServe(t *testing.T) {
 		{"/api/register/finish", `{}`, "no such ceremony"},
 		{"/api/login/begin", strings.Repeat(" ", maxBody+1), "too large"},
 	} {
-		if err := post(t, ts.URL+tc.path, []byte(tc.body), &struct{}{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := post(t, base+tc.path, []byte(tc.body), &struct{}{}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("POST %s %.20s = %v, want an error mentioning %q", tc.path, tc.body, err, tc.want)
 		}
 	}
 	// A session finishes one ceremony only.
 	var begin BeginResponse
-	if err := post(t, ts.URL+"/api/login/begin", []byte(`{"username":"alice"}`), &begin); err != nil {
+	if err := post(t, base+"/api/login/begin", []byte(`{"username":"alice"}`), &begin); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		err := post(t, ts.URL+"/api/login/finish?session="+begin.Session, []byte(`{}`), &struct{}{})
+		err := post(t, base+"/api/login/finish?session="+begin.Session, []byte(`{}`), &struct{}{})
 		if err == nil || (i == 1) != strings.Contains(err.Error(), "no such ceremony") {
 			t.Errorf("finish %d with one session: %v", i+1, err)
 		}

@@ -78,6 +78,33 @@ type harness struct {
 	ks   keystore.Keystore
 }
 
+// listings reads what Discoverable lists for rpID and what All lists, and
+// returns a function that gives a discoverable credential's copy in each,
+// failing the test when one leaves it out.
+func (h *harness) listings(rpID, when string) func(c *keystore.Credential) []*keystore.Credential {
+	h.t.Helper()
+	listed, err := h.ks.Discoverable(rpHash(rpID))
+	if err != nil {
+		h.t.Fatalf("Discoverable: %v", err)
+	}
+	everything, err := h.ks.All()
+	if err != nil {
+		h.t.Fatalf("All: %v", err)
+	}
+	return func(c *keystore.Credential) []*keystore.Credential {
+		h.t.Helper()
+		var copies []*keystore.Credential
+		for _, list := range [][]*keystore.Credential{listed, everything} {
+			i := slices.IndexFunc(list, func(l *keystore.Credential) bool { return bytes.Equal(l.ID, c.ID) })
+			if i < 0 {
+				h.t.Fatalf("%s: credential %x not listed", when, c.ID)
+			}
+			copies = append(copies, list[i])
+		}
+		return copies
+	}
+}
+
 // reopen closes the store and opens the same directory again.
 func (h *harness) reopen() {
 	h.t.Helper()

@@ -1,9 +1,7 @@
 package keystoretest
 
 import (
-	"bytes"
 	"fmt"
-	"slices"
 	"testing"
 
 	"github.com/vauth/vauth/keystore"
@@ -31,24 +29,11 @@ func testThirdPartyPayment(t *testing.T, h *harness) {
 	}
 	verify := func(when string) {
 		t.Helper()
-		listed, err := h.ks.Discoverable(rpHash(rpID))
-		if err != nil {
-			t.Fatalf("Discoverable: %v", err)
-		}
-		everything, err := h.ks.All()
-		if err != nil {
-			t.Fatalf("All: %v", err)
-		}
+		listed := h.listings(rpID, when)
 		for _, m := range all {
 			got := []*keystore.Credential{m.c, h.lookup(m.c.RPIDHash, m.c.ID)}
 			if m.c.Discoverable {
-				for _, list := range [][]*keystore.Credential{listed, everything} {
-					i := slices.IndexFunc(list, func(c *keystore.Credential) bool { return bytes.Equal(c.ID, m.c.ID) })
-					if i < 0 {
-						t.Fatalf("%s: credential %x not listed", when, m.c.ID)
-					}
-					got = append(got, list[i])
-				}
+				got = append(got, listed(m.c)...)
 			}
 			for i, c := range got {
 				if c.ThirdPartyPayment != m.mark {

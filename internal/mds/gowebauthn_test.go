@@ -24,7 +24,15 @@ import (
 // openSoft opens a daemon on a new soft store with the attestation kind.
 func openSoft(t *testing.T, kind string, aaguid [16]byte) *daemon.Daemon {
 	t.Helper()
-	d, err := daemon.Open(daemon.Options{Store: t.TempDir(), Keystore: daemon.BackendSoft, Attestation: kind, AAGUID: aaguid, Presence: presence.Always()})
+	return openSoftWith(t, daemon.Options{Attestation: kind, AAGUID: aaguid})
+}
+
+// openSoftWith opens a daemon with opts on a new soft store, presence
+// always given.
+func openSoftWith(t *testing.T, opts daemon.Options) *daemon.Daemon {
+	t.Helper()
+	opts.Store, opts.Keystore, opts.Presence = t.TempDir(), daemon.BackendSoft, presence.Always()
+	d, err := daemon.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/vauth/vauth/ctap2/client"
 	"github.com/vauth/vauth/internal/daemon"
 	"github.com/vauth/vauth/internal/mds"
-	"github.com/vauth/vauth/internal/presence"
 	"github.com/vauth/vauth/keystore"
 )
 
@@ -113,22 +112,14 @@ func TestStatement(t *testing.T) {
 // A U2F-only key has no FIDO2 statement; a daemon's statement follows its
 // configuration (--algorithms, --attestation).
 func TestForDaemon(t *testing.T) {
-	d, err := daemon.Open(daemon.Options{Store: t.TempDir(), Keystore: daemon.BackendSoft, Profile: ctap2.ProfileU2F, Presence: presence.Always()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openSoftWith(t, daemon.Options{Profile: ctap2.ProfileU2F})
 	if _, err := mds.ForDaemon(context.Background(), d); !errors.Is(err, mds.ErrNoMetadata) {
 		t.Fatalf("U2F profile: %v; want ErrNoMetadata", err)
 	}
 	if _, err := mds.BLOB(context.Background(), d, mds.Settings{}, time.Now()); !errors.Is(err, mds.ErrNoMetadata) {
 		t.Fatalf("U2F profile BLOB: %v; want ErrNoMetadata", err)
 	}
-	d2, err := daemon.Open(daemon.Options{Store: t.TempDir(), Keystore: daemon.BackendSoft, Attestation: attestation.KindNone, Algorithms: []int{keystore.EdDSA}, Presence: presence.Always()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d2.Close()
+	d2 := openSoftWith(t, daemon.Options{Attestation: attestation.KindNone, Algorithms: []int{keystore.EdDSA}})
 	s, err := mds.ForDaemon(context.Background(), d2)
 	if err != nil {
 		t.Fatal(err)

@@ -333,21 +333,23 @@ func parseRecord(val []byte) (*record, error) {
 	if len(credBlob) > keystore.MaxCredBlobLength || (len(largeBlobKey) != 0 && len(largeBlobKey) != keystore.LargeBlobKeyLength) {
 		return nil, errors.New("soft: malformed credential record")
 	}
-	if len(credBlob) > 0 {
-		r.credBlob = slices.Clone(credBlob)
-	}
-	if len(largeBlobKey) > 0 {
-		r.largeBlobKey = slices.Clone(largeBlobKey)
-	}
+	r.setShared(hash, alg, created, credBlob, pub, kh)
+	r.largeBlobKey = nilIfEmpty(largeBlobKey)
 	r.flags = flags
-	copy(r.rpIDHash[:], hash)
 	r.rpID = string(rpID)
 	r.user = keystore.User{ID: slices.Clone(uid), Name: string(name), DisplayName: string(display)}
+	return &r, nil
+}
+
+// setShared sets the fields that both record formats hold, from the bytes
+// parseRecord or parseNDRecord read, without aliasing them.
+func (r *record) setShared(hash []byte, alg uint32, created uint64, credBlob, pub, kh []byte) {
+	copy(r.rpIDHash[:], hash)
 	r.alg = int(int32(alg))
 	r.created = int64(created)
+	r.credBlob = nilIfEmpty(credBlob)
 	r.publicKey = slices.Clone(pub)
 	r.keyHandle = slices.Clone(kh)
-	return &r, nil
 }
 
 // credential turns a record into the Credential it describes.
@@ -417,12 +419,7 @@ func parseNDRecord(val []byte) (*record, error) {
 		r.flags&^knownFlags != 0 || len(credBlob) > keystore.MaxCredBlobLength {
 		return nil, errors.New("soft: malformed non-discoverable credential record")
 	}
-	copy(r.rpIDHash[:], hash)
-	r.alg = int(int32(alg))
-	r.created = int64(created)
-	r.credBlob = nilIfEmpty(credBlob)
-	r.publicKey = slices.Clone(pub)
-	r.keyHandle = slices.Clone(kh)
+	r.setShared(hash, alg, created, credBlob, pub, kh)
 	return &r, nil
 }
 

@@ -110,45 +110,59 @@ func offeredAlgorithms(caps capabilities) []int {
 // TPM2_TestParms (§10.3) whether it makes 2048-bit RSA credential keys.
 func (e *Engine) readCapabilities() (capabilities, error) {
 	var caps capabilities
-	for next := uint32(0); ; {
-		rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapAlgs, Property: next, PropertyCount: 128}.Execute(e.tpm)
+	var err error
+	caps.algs, err = readCapability(e, tpm2.TPMCapAlgs, 128, "algorithms", func(d *tpm2.TPMUCapabilities) ([]tpm2.TPMAlgID, error) {
+		list, err := d.Algorithms()
 		if err != nil {
-			return capabilities{}, tpmError(e.tpm, "read the TPM's algorithms", err)
+			return nil, err
 		}
-		list, err := rsp.CapabilityData.Data.Algorithms()
-		if err != nil {
-			return capabilities{}, fmt.Errorf("tpm: read the TPM's algorithms: %w", err)
+		algs := make([]tpm2.TPMAlgID, len(list.AlgProperties))
+		for i, a := range list.AlgProperties {
+			algs[i] = a.Alg
 		}
-		for _, a := range list.AlgProperties {
-			caps.algs = append(caps.algs, a.Alg)
-		}
-		if !rsp.MoreData || len(list.AlgProperties) == 0 {
-			break
-		}
-		next = uint32(caps.algs[len(caps.algs)-1]) + 1
+		return algs, nil
+	})
+	if err != nil {
+		return capabilities{}, err
 	}
-	for next := uint32(0); ; {
-		rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapECCCurves, Property: next, PropertyCount: 64}.Execute(e.tpm)
+	caps.curves, err = readCapability(e, tpm2.TPMCapECCCurves, 64, "curves", func(d *tpm2.TPMUCapabilities) ([]tpm2.TPMECCCurve, error) {
+		list, err := d.ECCCurves()
 		if err != nil {
-			return capabilities{}, tpmError(e.tpm, "read the TPM's curves", err)
+			return nil, err
 		}
-		list, err := rsp.CapabilityData.Data.ECCCurves()
-		if err != nil {
-			return capabilities{}, fmt.Errorf("tpm: read the TPM's curves: %w", err)
-		}
-		caps.curves = append(caps.curves, list.ECCCurves...)
-		if !rsp.MoreData || len(list.ECCCurves) == 0 {
-			break
-		}
-		next = uint32(caps.curves[len(caps.curves)-1]) + 1
+		return list.ECCCurves, nil
+	})
+	if err != nil {
+		return capabilities{}, err
 	}
 	if slices.Contains(caps.algs, tpm2.TPMAlgRSA) {
 		// Any refusal (TPM_RC_VALUE, TPM_RC_KEY_SIZE, ...) means no.
 		tmpl := credentialKeyTemplate(keyRSA2048, unique{})
-		_, err := tpm2.TestParms{Parameters: tpm2.TPMTPublicParms{Type: tmpl.Type, Parameters: tmpl.Parameters}}.Execute(e.tpm)
+		_, err = tpm2.TestParms{Parameters: tpm2.TPMTPublicParms{Type: tmpl.Type, Parameters: tmpl.Parameters}}.Execute(e.tpm)
 		caps.rsa2048 = err == nil
 	}
 	return caps, nil
+}
+
+// readCapability reads one TPM2_GetCapability list whole: while the TPM
+// says moreData, it asks again from the property after the last one given.
+func readCapability[T ~uint16](e *Engine, capability tpm2.TPMCap, count uint32, what string, items func(*tpm2.TPMUCapabilities) ([]T, error)) ([]T, error) {
+	var all []T
+	for next := uint32(0); ; {
+		rsp, err := tpm2.GetCapability{Capability: capability, Property: next, PropertyCount: count}.Execute(e.tpm)
+		if err != nil {
+			return nil, tpmError(e.tpm, "read the TPM's "+what, err)
+		}
+		list, err := items(&rsp.CapabilityData.Data)
+		if err != nil {
+			return nil, fmt.Errorf("tpm: read the TPM's %s: %w", what, err)
+		}
+		all = append(all, list...)
+		if !rsp.MoreData || len(list) == 0 {
+			return all, nil
+		}
+		next = uint32(list[len(list)-1]) + 1
+	}
 }
 
 // unique is the unique field of a key's public area: the public point of
@@ -159,23 +173,27 @@ type unique struct {
 	modulus []byte
 }
 
-// keyTemplate is the public area of a key of type k under the storage
-// primary. noDA: the key has an empty authValue, so dictionary-attack
-// protection guards nothing, and a lockout caused by another program does
-// not stop the authenticator.
-func keyTemplate(k *keyType, restricted bool, scheme, hash tpm2.TPMAlgID, u unique) tpm2.TPMTPublic {
-	pub := tpm2.TPMTPublic{
-		NameAlg: tpm2.TPMAlgSHA256,
-		ObjectAttributes: tpm2.TPMAObject{
-			FixedTPM:            true,
-			FixedParent:         true,
-			SensitiveDataOrigin: true,
-			UserWithAuth:        true,
-			NoDA:                true,
-			Restricted:          restricted,
-			SignEncrypt:         true,
-		},
+// signingKeyAttributes are the attributes of every signing key vauth makes
+// under the storage primary: made by the TPM (sensitiveDataOrigin), never
+// leaving it unencrypted (fixedTPM, fixedParent). noDA: the key has an
+// empty authValue, so dictionary-attack protection guards nothing, and a
+// lockout caused by another program does not stop the authenticator.
+func signingKeyAttributes(restricted bool) tpm2.TPMAObject {
+	return tpm2.TPMAObject{
+		FixedTPM:            true,
+		FixedParent:         true,
+		SensitiveDataOrigin: true,
+		UserWithAuth:        true,
+		NoDA:                true,
+		Restricted:          restricted,
+		SignEncrypt:         true,
 	}
+}
+
+// keyTemplate is the public area of a key of type k under the storage
+// primary, with signingKeyAttributes.
+func keyTemplate(k *keyType, restricted bool, scheme, hash tpm2.TPMAlgID, u unique) tpm2.TPMTPublic {
+	pub := tpm2.TPMTPublic{NameAlg: tpm2.TPMAlgSHA256, ObjectAttributes: signingKeyAttributes(restricted)}
 	if k.isRSA() {
 		s := tpm2.TPMTRSAScheme{Scheme: tpm2.TPMAlgNull}
 		if scheme != tpm2.TPMAlgNull {

@@ -18,22 +18,13 @@ const hmacKeyBlobVersion = 0x48
 const maxHMACMessage = 1024
 
 // hmacKeyTemplate is the public area of the hmac-secret key: an HMAC-SHA256
-// keyedhash key made by the TPM (sensitiveDataOrigin), which never leaves it
-// unencrypted (fixedTPM, fixedParent); unique is empty in the creation
-// template and the key's unique digest otherwise. noDA for the reason given
-// at keyTemplate.
+// keyedhash key with signingKeyAttributes (unrestricted); unique is empty
+// in the creation template and the key's unique digest otherwise.
 func hmacKeyTemplate(unique tpm2.TPM2BDigest) tpm2.TPMTPublic {
 	return tpm2.TPMTPublic{
-		Type:    tpm2.TPMAlgKeyedHash,
-		NameAlg: tpm2.TPMAlgSHA256,
-		ObjectAttributes: tpm2.TPMAObject{
-			FixedTPM:            true,
-			FixedParent:         true,
-			SensitiveDataOrigin: true,
-			UserWithAuth:        true,
-			NoDA:                true,
-			SignEncrypt:         true,
-		},
+		Type:             tpm2.TPMAlgKeyedHash,
+		NameAlg:          tpm2.TPMAlgSHA256,
+		ObjectAttributes: signingKeyAttributes(false),
 		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgKeyedHash, &tpm2.TPMSKeyedHashParms{
 			Scheme: tpm2.TPMTKeyedHashScheme{
 				Scheme:  tpm2.TPMAlgHMAC,
