@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"os"
 	"testing"
 )
 
@@ -185,21 +182,7 @@ func TestPostHandshake(t *testing.T) {
 // against testdata/noise_knpsk0.json (self-made with an independent
 // implementation; see its provenance), on both sides.
 func TestKNpsk0Transcript(t *testing.T) {
-	raw, err := os.ReadFile("testdata/noise_knpsk0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v map[string]string
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatal(err)
-	}
-	h := func(k string) []byte {
-		b, err := hex.DecodeString(v[k])
-		if err != nil || len(b) == 0 {
-			t.Fatalf("%s: %v", k, err)
-		}
-		return b
-	}
+	h := hexVectors(t, "testdata/noise_knpsk0.json")
 	priv := func(k string) *ecdh.PrivateKey {
 		p, err := ecdh.P256().NewPrivateKey(h(k))
 		if err != nil {

@@ -146,21 +146,7 @@ func TestQRRoundTrip(t *testing.T) {
 // TestDerivations checks the key derivations and the advert against
 // testdata/derive.json (self-made; see its provenance).
 func TestDerivations(t *testing.T) {
-	raw, err := os.ReadFile("testdata/derive.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v map[string]string
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatal(err)
-	}
-	h := func(k string) []byte {
-		b, err := hex.DecodeString(v[k])
-		if err != nil {
-			t.Fatal(k, err)
-		}
-		return b
-	}
+	h := hexVectors(t, "testdata/derive.json")
 	secret := h("secret")
 	eid := EID{Nonce: [10]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, RoutingID: [3]byte{11, 12, 13}}
 	pt := eid.Plaintext()
@@ -262,5 +248,28 @@ func TestWebauthnRSVectors(t *testing.T) {
 		if got := EncryptAdvert(EIDKey(secret), e); !bytes.Equal(got[:], advert) {
 			t.Errorf("%s: re-encrypted %x, want %x", c.Name, got, advert)
 		}
+	}
+}
+
+// hexVectors reads a JSON object of hex strings (a test vector file) and
+// returns a lookup of its values as bytes; a missing, empty or malformed
+// value fails the test.
+func hexVectors(t *testing.T, path string) func(key string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	return func(k string) []byte {
+		t.Helper()
+		b, err := hex.DecodeString(v[k])
+		if err != nil || len(b) == 0 {
+			t.Fatalf("%s: %v", k, err)
+		}
+		return b
 	}
 }
