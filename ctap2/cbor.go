@@ -435,10 +435,14 @@ func decodeOptions(p params, key any) (requestOptions, error) {
 }
 
 func decodeOption(m params, id string) (option, error) {
-	v, present, err := field[bool](m, id, "options."+id)
+	v, present, err := field[bool](m, id, id)
 	switch {
+	case err != nil:
+		// The name is joined here, not passed in: most requests have no
+		// error to name, and getAssertion must stay cheap.
+		return optionAbsent, fmt.Errorf("options.%w", err)
 	case !present:
-		return optionAbsent, err
+		return optionAbsent, nil
 	case v:
 		return optionTrue, nil
 	}

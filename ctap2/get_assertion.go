@@ -67,6 +67,18 @@ type assertionState struct {
 	hmacSecret *hmacSecret
 }
 
+// assertionResponse is the response of authenticatorGetAssertion and
+// authenticatorGetNextAssertion; its keys are the getAssertionResp
+// constants. A struct encodes in a third of the time a map[int]any takes.
+type assertionResponse struct {
+	Credential          credentialDescriptorResponse `cbor:"1,keyasint"`
+	AuthData            []byte                       `cbor:"2,keyasint"`
+	Signature           []byte                       `cbor:"3,keyasint"`
+	User                *userEntityResponse          `cbor:"4,keyasint,omitempty"`
+	NumberOfCredentials int                          `cbor:"5,keyasint,omitempty"`
+	LargeBlobKey        []byte                       `cbor:"7,keyasint,omitempty"`
+}
+
 // credentialDescriptorResponse is the credential member of a response.
 type credentialDescriptorResponse struct {
 	ID   []byte `cbor:"id"`
@@ -138,7 +150,7 @@ func (a *Authenticator) getAssertion(r *request) (any, error) {
 // doGetAssertion follows the steps of CTAP 2.1 §6.2.2 (the numbers in the
 // comments) and returns the response, the credential it used and the number
 // of applicable credentials.
-func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (map[int]any, *keystore.Credential, int, error) {
+func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (*assertionResponse, *keystore.Credential, int, error) {
 	rpIDHash := sha256.Sum256([]byte(req.rpID))
 	// 1, 2: pinUvAuthParam and pinUvAuthProtocol.
 	protocol, err := a.checkPinUvAuthParam(r, req.pinUvAuth, req.rpID)
@@ -230,7 +242,7 @@ func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (ma
 		return nil, creds[0], len(creds), err
 	}
 	if !req.allowListPresent && len(creds) > 1 {
-		resp[getAssertionRespNumberOfCredentials] = len(creds)
+		resp.NumberOfCredentials = len(creds)
 		state.next, state.last = 1, a.clock.Now()
 		a.assertions = state
 	}
@@ -296,7 +308,7 @@ func (a *Authenticator) getNextAssertion(r *request) (any, error) {
 // assert makes the assertion of one credential (§6.2.2 step 13): fresh
 // authenticator data, its signature with the client data hash, and the
 // credential's user when it is discoverable.
-func (a *Authenticator) assert(state *assertionState, cred *keystore.Credential) (map[int]any, error) {
+func (a *Authenticator) assert(state *assertionState, cred *keystore.Credential) (*assertionResponse, error) {
 	signCount, err := a.keystore.NextCounter(cred)
 	if err != nil {
 		return nil, fmt.Errorf("signature counter: %w", err)
@@ -318,16 +330,17 @@ func (a *Authenticator) assert(state *assertionState, cred *keystore.Credential)
 	}
 	sig = a.faults.signature(sig)
 	a.observe(EventAsserted, state.rpID, cred.User, cred, authData)
-	resp := map[int]any{
-		getAssertionRespCredential: credentialDescriptorResponse{ID: cred.ID, Type: credentialTypePublicKey},
-		getAssertionRespAuthData:   authData,
-		getAssertionRespSignature:  sig,
+	resp := &assertionResponse{
+		Credential: credentialDescriptorResponse{ID: cred.ID, Type: credentialTypePublicKey},
+		AuthData:   authData,
+		Signature:  sig,
 	}
 	if cred.Discoverable {
-		resp[getAssertionRespUser] = userResponse(cred.User, state.flags&flagUV != 0)
+		u := userResponse(cred.User, state.flags&flagUV != 0)
+		resp.User = &u
 	}
 	if state.extensions.largeBlobKey && cred.LargeBlobKey != nil {
-		resp[getAssertionRespLargeBlobKey] = cred.LargeBlobKey
+		resp.LargeBlobKey = cred.LargeBlobKey
 	}
 	return resp, nil
 }

@@ -34,7 +34,7 @@ type Client struct {
 	grace        time.Duration // cancelGrace; tests shorten it
 
 	wmu    sync.Mutex // serialises writes: a request and a CANCEL sent from a context callback
-	wbuf   [ReportSize]byte
+	wbuf   []byte
 	closed atomic.Bool // set by Close and by giving up on an answer
 }
 

@@ -134,14 +134,13 @@ func TestClientCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	var statuses []byte
-	go func() {
-		<-handler.started
-		cancel()
-	}()
+	go func() { <-handler.started }()
+	// Cancelled once the device has said what it waits for.
 	resp, err := c.CBOR(ctx, []byte{opBlock}, func(s byte) {
 		mu.Lock()
 		statuses = append(statuses, s)
 		mu.Unlock()
+		cancel()
 	})
 	if err != nil || !bytes.Equal(resp, []byte{statusKeepaliveCancel}) {
 		t.Fatalf("cancelled CBOR = % x, %v; want 2d", resp, err)

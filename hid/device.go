@@ -140,7 +140,7 @@ type conn struct {
 	keepalive *time.Timer
 
 	wmu  sync.Mutex // serialises whole messages on t
-	wbuf [ReportSize]byte
+	wbuf []byte
 }
 
 // reply is one message for the host.
@@ -655,20 +655,15 @@ func (c *conn) call(tx *transaction, resp *[]byte) (ok bool) {
 	return true
 }
 
-// keepaliveFunc is the Keepalive given to the handler running tx: a new
-// status is recorded and sent at once.
+// keepaliveFunc is the Keepalive given to the handler running tx: it
+// records the status, which the next periodic CTAPHID_KEEPALIVE carries. It
+// sends nothing itself, so a user presence answered at once (CI, or a
+// presence cached in a token) never shows the host UPNEEDED.
 func (c *conn) keepaliveFunc(tx *transaction) Keepalive {
 	return func(status byte) {
-		d := c.d
-		d.mu.Lock()
-		changed := d.tx == tx && tx.status != status
-		if changed {
-			tx.status = status
-		}
-		d.mu.Unlock()
-		if changed {
-			c.sendKeepalive()
-		}
+		c.d.mu.Lock()
+		tx.status = status
+		c.d.mu.Unlock()
 	}
 }
 

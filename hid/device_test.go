@@ -677,6 +677,8 @@ func TestServeReturns(t *testing.T) {
 		case <-time.After(2 * time.Second):
 			t.Fatal("Serve did not return")
 		}
+		for range h.reports { // the host's reader has seen EOF and stopped
+		}
 		if _, err := hostEnd.ReadReport(); !isEOF(err) {
 			t.Fatalf("host end after Serve: %v, want EOF", err)
 		}

@@ -164,7 +164,7 @@ func (h *host) write(r []byte) {
 // send writes a whole message.
 func (h *host) send(cid uint32, cmd byte, data []byte) {
 	h.t.Helper()
-	var buf [ReportSize]byte
+	var buf []byte
 	if err := writeMessage(h.tr, &buf, cid, cmd, data); err != nil {
 		h.t.Fatalf("writeMessage: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,12 +18,13 @@ const pipeDepth = 256
 // Pipe returns the two ends of an in-memory transport: what one end writes,
 // the other reads. Close on either end makes both ends' ReadReport return
 // io.EOF once the reports already written have been read, and WriteReport
-// fail. Reports are copied by value, so the pipe allocates nothing per
-// report; the slice ReadReport returns is valid until the next ReadReport on
-// the same end, and each end is meant for one reader at a time.
+// fail. Reports are copied into buffers the pipe reuses, so it allocates
+// nothing per report; the slice ReadReport returns is valid until the next
+// ReadReport on the same end, and each end is meant for one reader at a
+// time. A whole message crosses in one hand-off (writeMessage uses
+// WriteReports), and the reader takes every report waiting at once.
 func Pipe() (host, device Transport) {
-	toDevice := make(chan [ReportSize]byte, pipeDepth)
-	toHost := make(chan [ReportSize]byte, pipeDepth)
+	toDevice, toHost := newPipeQueue(), newPipeQueue()
 	s := &pipeState{done: make(chan struct{})}
 	return &pipeEnd{in: toHost, out: toDevice, state: s},
 		&pipeEnd{in: toDevice, out: toHost, state: s}
@@ -34,11 +36,36 @@ type pipeState struct {
 	once sync.Once
 }
 
+// pipeQueue is one direction of a Pipe: the reports written and not yet
+// taken by the reader.
+type pipeQueue struct {
+	mu      sync.Mutex
+	reports [][ReportSize]byte
+	n       atomic.Int32  // len(reports), for polling without the lock
+	ready   chan struct{} // signalled after a write
+	room    chan struct{} // signalled after the reader took reports
+}
+
+func newPipeQueue() *pipeQueue {
+	return &pipeQueue{
+		reports: make([][ReportSize]byte, 0, pipeDepth),
+		ready:   make(chan struct{}, 1),
+		room:    make(chan struct{}, 1),
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
 type pipeEnd struct {
-	in    <-chan [ReportSize]byte
-	out   chan<- [ReportSize]byte
-	state *pipeState
-	rbuf  [ReportSize]byte
+	in, out *pipeQueue
+	state   *pipeState
+	taken   [][ReportSize]byte // reports taken from in, served from next on
+	next    int
 }
 
 var errPipeClosed = errors.New("hid: pipe closed")
@@ -52,47 +79,90 @@ var errPipeClosed = errors.New("hid: pipe closed")
 const pollFor = 100 * time.Microsecond
 
 func (e *pipeEnd) ReadReport() ([]byte, error) {
-	// Reports written before Close are still delivered: look at the queue
-	// before looking at done.
-	for deadline := time.Now().Add(pollFor); ; runtime.Gosched() {
+	if e.next < len(e.taken) || e.take() {
+		e.next++
+		return e.taken[e.next-1][:], nil
+	}
+	for deadline := time.Now().Add(pollFor); time.Now().Before(deadline); runtime.Gosched() {
+		if e.in.n.Load() > 0 && e.take() {
+			e.next++
+			return e.taken[e.next-1][:], nil
+		}
+	}
+	for {
+		// Reports written before Close are still delivered: look at the
+		// queue before looking at done.
+		if e.take() {
+			e.next++
+			return e.taken[e.next-1][:], nil
+		}
 		select {
-		case e.rbuf = <-e.in:
-			return e.rbuf[:], nil
-		default:
-		}
-		if time.Now().After(deadline) {
-			break
+		case <-e.in.ready:
+		case <-e.state.done:
+			if e.take() {
+				e.next++
+				return e.taken[e.next-1][:], nil
+			}
+			return nil, io.EOF
 		}
 	}
-	select {
-	case e.rbuf = <-e.in:
-		return e.rbuf[:], nil
-	case <-e.state.done:
-		return nil, io.EOF
+}
+
+// take moves every report waiting in e.in to e.taken, handing the buffer
+// of the reports already served back to the writer, and reports whether
+// there were any.
+func (e *pipeEnd) take() bool {
+	q := e.in
+	q.mu.Lock()
+	if len(q.reports) == 0 {
+		q.mu.Unlock()
+		return false
 	}
+	e.taken, q.reports = q.reports, e.taken[:0]
+	q.n.Store(0)
+	q.mu.Unlock()
+	e.next = 0
+	signal(q.room)
+	return true
 }
 
 func (e *pipeEnd) WriteReport(report []byte) error {
 	if len(report) != ReportSize {
 		return fmt.Errorf("hid: report of %d bytes, want %d", len(report), ReportSize)
 	}
-	select {
-	case <-e.state.done:
-		return errPipeClosed
-	default:
+	return e.WriteReports(report)
+}
+
+// WriteReports implements reportsWriter: the reports of one message, queued
+// together. It blocks while the queue is too full to take them all (a
+// batch longer than the queue goes in once it is empty).
+func (e *pipeEnd) WriteReports(reports []byte) error {
+	if len(reports)%ReportSize != 0 {
+		return fmt.Errorf("hid: %d bytes is not a whole number of reports", len(reports))
 	}
-	// Single-case selects with a default are cheap; block on both channels
-	// only when the queue is full.
-	select {
-	case e.out <- [ReportSize]byte(report):
-		return nil
-	default:
-	}
-	select {
-	case e.out <- [ReportSize]byte(report):
-		return nil
-	case <-e.state.done:
-		return errPipeClosed
+	q, k := e.out, len(reports)/ReportSize
+	for {
+		select {
+		case <-e.state.done:
+			return errPipeClosed
+		default:
+		}
+		q.mu.Lock()
+		if len(q.reports) == 0 || len(q.reports)+k <= pipeDepth {
+			for r := range k {
+				q.reports = append(q.reports, [ReportSize]byte(reports[r*ReportSize:]))
+			}
+			q.n.Store(int32(len(q.reports)))
+			q.mu.Unlock()
+			signal(q.ready)
+			return nil
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.room:
+		case <-e.state.done:
+			return errPipeClosed
+		}
 	}
 }
 

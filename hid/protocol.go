@@ -3,6 +3,7 @@ package hid
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // Framing constants (CTAP 2.1 §11.2.4, §11.2.5).
@@ -108,23 +109,41 @@ func (e *Error) Is(target error) bool {
 	return ok && c == e.Code
 }
 
-// writeMessage frames data as one CTAPHID message on channel cid and writes
-// its packets to t, using buf as scratch space: no allocation per packet.
-// The caller serialises writes to t and checks len(data) <= MaxMessageSize.
-func writeMessage(t Transport, buf *[ReportSize]byte, cid uint32, cmd byte, data []byte) error {
-	clear(buf[:])
-	binary.BigEndian.PutUint32(buf[0:], cid)
-	buf[4] = cmd
-	binary.BigEndian.PutUint16(buf[5:], uint16(len(data)))
-	n := copy(buf[initHeader:], data)
-	if err := t.WriteReport(buf[:]); err != nil {
-		return err
+// reportsWriter is implemented by transports that take the reports of a
+// whole message in one call (Pipe: one hand-off instead of one a report).
+type reportsWriter interface {
+	// WriteReports sends reports, a whole number of ReportSize-byte
+	// reports, in order.
+	WriteReports(reports []byte) error
+}
+
+// writeMessage frames data as one CTAPHID message on channel cid in buf,
+// grown as needed and kept by the caller so that writes do not allocate,
+// and writes its packets to t. The caller serialises writes to t and checks
+// len(data) <= MaxMessageSize.
+func writeMessage(t Transport, buf *[]byte, cid uint32, cmd byte, data []byte) error {
+	packets := 1
+	if len(data) > initData {
+		packets += (len(data) - initData + contData - 1) / contData
 	}
-	for seq := byte(0); n < len(data); seq++ {
-		clear(buf[4:])
-		buf[4] = seq
-		n += copy(buf[contHeader:], data[n:])
-		if err := t.WriteReport(buf[:]); err != nil {
+	b := slices.Grow((*buf)[:0], packets*ReportSize)[:packets*ReportSize]
+	*buf = b
+	clear(b)
+	binary.BigEndian.PutUint32(b, cid)
+	b[4] = cmd
+	binary.BigEndian.PutUint16(b[5:], uint16(len(data)))
+	n := copy(b[initHeader:ReportSize], data)
+	for seq := range packets - 1 {
+		r := b[(seq+1)*ReportSize:][:ReportSize]
+		binary.BigEndian.PutUint32(r, cid)
+		r[4] = byte(seq)
+		n += copy(r[contHeader:], data[n:])
+	}
+	if w, ok := t.(reportsWriter); ok {
+		return w.WriteReports(b)
+	}
+	for r := range packets {
+		if err := t.WriteReport(b[r*ReportSize:][:ReportSize]); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"testing"
+	"time"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	secpecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
@@ -21,16 +22,50 @@ import (
 // bytes) and the clientDataHash.
 const signedLen = 37 + 32
 
-// BareSign returns the floor of alg's assertion: one signature of the
-// same kind with a key of the same type, made directly with the library
-// vauth uses (crypto/ecdsa, crypto/ed25519, crypto/rsa, decred's
-// secp256k1), over the hash of an assertion-sized message.
-func BareSign(alg int) func(*testing.B) {
-	msg := make([]byte, signedLen)
+// pairBatch is how many operations Paired runs of each side in turn:
+// about a millisecond of either.
+const pairBatch = 16
+
+// Paired measures an operation against its floor side by side: each
+// iteration runs pairBatch of the one, then pairBatch of the other, so that
+// both meet the same machine (a shared machine's speed drifts within a
+// second by more than the margins measured here). It reports each side's
+// time per operation ("op-ns", "floor-ns"), their ratio ("ratio") and the
+// operation's allocations ("op-allocs"); the ns/op that testing prints is
+// per iteration, 2×pairBatch operations.
+func Paired(op, floor func(*testing.B) func()) func(*testing.B) {
 	return func(b *testing.B) {
-		sign := bareSigner(b, alg)
-		b.ReportAllocs()
+		a, f := op(b), floor(b)
+		a() // first use: keys parsed, caches filled
+		f()
+		var ta, tf time.Duration
 		for b.Loop() {
+			t0 := time.Now()
+			for range pairBatch {
+				a()
+			}
+			t1 := time.Now()
+			for range pairBatch {
+				f()
+			}
+			ta, tf = ta+t1.Sub(t0), tf+time.Since(t1)
+		}
+		n := float64(b.N * pairBatch)
+		b.ReportMetric(float64(ta.Nanoseconds())/n, "op-ns")
+		b.ReportMetric(float64(tf.Nanoseconds())/n, "floor-ns")
+		b.ReportMetric(float64(ta)/float64(tf), "ratio")
+		b.ReportMetric(testing.AllocsPerRun(pairBatch, a), "op-allocs")
+	}
+}
+
+// BareSignOp is the floor of alg's assertion: one signature of the same
+// kind with a key of the same type, made directly with the library vauth
+// uses (crypto/ecdsa, crypto/ed25519, crypto/rsa, decred's secp256k1), over
+// the hash of an assertion-sized message.
+func BareSignOp(alg int) func(*testing.B) func() {
+	return func(b *testing.B) func() {
+		sign, msg := bareSigner(b, alg), make([]byte, signedLen)
+		return func() {
 			if err := sign(msg); err != nil {
 				b.Fatal(err)
 			}
@@ -87,8 +122,8 @@ func bareSigner(b *testing.B, alg int) func(msg []byte) error {
 	return nil
 }
 
-// GetAssertionAlg is GetAssertion with a non-discoverable credential of
-// alg (RSA keys of the default 2048 bits).
-func GetAssertionAlg(alg int) func(*testing.B) {
-	return func(b *testing.B) { getAssertion(b, pipe, alg) }
+// GetAssertionOp is one assertion with a non-discoverable credential of
+// alg (RSA keys of the default 2048 bits) through the pipe, for Paired.
+func GetAssertionOp(alg int) func(*testing.B) func() {
+	return func(b *testing.B) func() { return getAssertionOp(b, pipe, alg) }
 }

@@ -17,12 +17,10 @@ func BenchmarkPing(b *testing.B)              { Ping(b) }
 func BenchmarkPingCable(b *testing.B)         { PingCable(b) }
 
 // BenchmarkAlgorithms measures, per algorithm, an assertion through the
-// pipe (GetAssertion-ALG) and its floor, the bare signature (Sign-ALG).
+// pipe side by side with its floor, the bare signature (Paired).
 func BenchmarkAlgorithms(b *testing.B) {
 	for _, alg := range keystore.Preferred() {
-		name := keystore.AlgorithmName(alg)
-		b.Run("Sign-"+name, BareSign(alg))
-		b.Run("GetAssertion-"+name, GetAssertionAlg(alg))
+		b.Run("GetAssertion-"+keystore.AlgorithmName(alg), Paired(GetAssertionOp(alg), BareSignOp(alg)))
 	}
 }
 

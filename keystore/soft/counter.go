@@ -91,11 +91,9 @@ func (s *Store) loadCounter(c *keystore.Credential) (uint32, error) {
 	switch c.ID[0] {
 	case idNonDiscoverableV1, idNonDiscoverableV2, idNonDiscoverableV3:
 		// Only real credential IDs get counter records.
-		_, plain, ok := openND(s.keys.credentialID, c.ID, c.RPIDHash)
-		if !ok {
+		if _, ok := s.keys.openND(c.ID, c.RPIDHash); !ok {
 			return 0, keystore.ErrNotFound
 		}
-		clear(plain)
 	case idDiscoverableV1, idNonDiscoverableStoredV1:
 	default:
 		return 0, keystore.ErrNotFound

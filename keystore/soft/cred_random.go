@@ -60,11 +60,9 @@ func (s *Store) CredRandom(c *keystore.Credential, uv bool) ([]byte, error) {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	_, blob, err := s.openKey(c)
-	if err != nil {
+	if _, _, err := s.openKey(c); err != nil {
 		return nil, err
 	}
-	clear(blob)
 	msg := credRandomMessage(c, uv)
 	if e, ok := s.engine.(HMACEngine); ok {
 		key, err := s.engineHMACKey(e)

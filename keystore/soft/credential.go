@@ -359,19 +359,19 @@ func (s *Store) Lookup(rpIDHash [32]byte, id []byte) (*keystore.Credential, erro
 	defer s.mu.RUnlock()
 	switch id[0] {
 	case idNonDiscoverableV1, idNonDiscoverableV2, idNonDiscoverableV3:
-		p, plain, ok := openND(s.keys.credentialID, id, rpIDHash)
+		p, ok := s.keys.openND(id, rpIDHash)
 		if !ok {
 			return nil, keystore.ErrNotFound
 		}
-		defer clear(plain)
+		id = slices.Clone(id) // the ID is its own key handle
 		return &keystore.Credential{
-			ID:          slices.Clone(id),
+			ID:          id,
 			RPIDHash:    rpIDHash,
 			Algorithm:   p.alg,
 			CredProtect: p.credProtect,
 			CredBlob:    nilIfEmpty(p.credBlob),
 			Created:     time.Unix(0, p.created),
-			KeyHandle:   slices.Clone(id),
+			KeyHandle:   id,
 
 			ThirdPartyPayment: p.flags&flagThirdPartyPayment != 0,
 		}, nil
@@ -578,12 +578,11 @@ func (s *Store) Sign(c *keystore.Credential, msg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer clear(blob)
 	return s.engine.Sign(alg, blob, msg)
 }
 
-// openKey unseals a credential's engine blob and algorithm. The caller
-// clears the blob.
+// openKey unseals a credential's engine blob and algorithm. The blob is
+// the open cache's: the caller neither changes nor clears it.
 func (s *Store) openKey(c *keystore.Credential) (int, []byte, error) {
 	kh := c.KeyHandle
 	if len(kh) == 0 {
@@ -591,16 +590,15 @@ func (s *Store) openKey(c *keystore.Credential) (int, []byte, error) {
 	}
 	switch kh[0] {
 	case idNonDiscoverableV1, idNonDiscoverableV2, idNonDiscoverableV3:
-		p, _, ok := openND(s.keys.credentialID, kh, c.RPIDHash)
+		p, ok := s.keys.openND(kh, c.RPIDHash)
 		if !ok {
 			return 0, nil, errBadKeyHandle
 		}
-		// The caller clears the blob; the rest of the payload is no secret.
 		return p.alg, p.blob, nil
 	case keyHandleV1:
-		plain, err := open(s.keys.keyHandle, kh, sealAD(keyHandleV1, c.RPIDHash[:], c.ID))
+		var ad [1 + 32 + discoverableIDLen]byte
+		plain, err := s.keys.opened.open(s.keys.keyHandle, kh, appendAD(ad[:0], keyHandleV1, c.RPIDHash[:], c.ID))
 		if err != nil || len(plain) < 4 {
-			clear(plain)
 			return 0, nil, errBadKeyHandle
 		}
 		return int(int32(binary.BigEndian.Uint32(plain))), plain[4:], nil

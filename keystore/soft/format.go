@@ -137,12 +137,16 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 
 // sealAD builds associated data: kind, then each part in turn. Every part but
 // the last has a fixed length, so the concatenation is unambiguous.
-func sealAD(kind byte, parts ...[]byte) []byte {
-	ad := []byte{kind}
+func sealAD(kind byte, parts ...[]byte) []byte { return appendAD(nil, kind, parts...) }
+
+// appendAD is sealAD appended to dst, so that a caller can build it on its
+// stack.
+func appendAD(dst []byte, kind byte, parts ...[]byte) []byte {
+	dst = append(dst, kind)
 	for _, p := range parts {
-		ad = append(ad, p...)
+		dst = append(dst, p...)
 	}
-	return ad
+	return dst
 }
 
 // appendAlg appends a COSE algorithm identifier as a 32-bit two's complement
@@ -214,20 +218,18 @@ func isNonDiscoverable(kind byte) bool {
 }
 
 // openND unseals a non-discoverable credential ID made for rpIDHash. The
-// payload aliases plain, which the caller clears.
-func openND(aead cipher.AEAD, id []byte, rpIDHash [32]byte) (p ndPayload, plain []byte, ok bool) {
+// payload aliases the cache's plaintext: the caller neither changes nor
+// clears it.
+func (k *sealKeys) openND(id []byte, rpIDHash [32]byte) (p ndPayload, ok bool) {
 	if len(id) == 0 || !isNonDiscoverable(id[0]) {
-		return ndPayload{}, nil, false
+		return ndPayload{}, false
 	}
-	plain, err := open(aead, id, sealAD(id[0], rpIDHash[:]))
+	var ad [1 + 32]byte
+	plain, err := k.opened.open(k.credentialID, id, appendAD(ad[:0], id[0], rpIDHash[:]))
 	if err != nil {
-		return ndPayload{}, nil, false
+		return ndPayload{}, false
 	}
-	if p, ok = parseNDPayload(id[0], plain); !ok {
-		clear(plain)
-		return ndPayload{}, nil, false
-	}
-	return p, plain, true
+	return parseNDPayload(id[0], plain)
 }
 
 // record is a discoverable credential as the database keeps it.

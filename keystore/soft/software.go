@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sync"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
@@ -57,8 +58,8 @@ var ecCurves = map[int]struct {
 // keyCacheSize is how many parsed keys an Engine keeps. Parsing a raw
 // scalar derives its public key, which costs about half an ECDSA
 // signature, and loading RSA primes derives the private exponent and the
-// CRT values; the cache makes repeated assertions with one credential pay
-// that once.
+// CRT values, and Ed25519 keys sign faster at a stable address; the cache
+// makes repeated assertions with one credential pay that once.
 const keyCacheSize = 256
 
 var errBadBlob = errors.New("soft: malformed key blob")
@@ -71,17 +72,26 @@ type Engine struct {
 
 	mu    sync.Mutex
 	size  int
-	lru   *list.List                 // of *cachedKey, most recent first
-	byKey map[[32]byte]*list.Element // by SHA-256 of the blob
+	lru   *list.List // of *cachedKey, most recent first
+	byKey map[keyID]*list.Element
 }
 
 // cachedKey is a parsed private key (*ecdsa.PrivateKey,
-// *secp256k1.PrivateKey or *rsa.PrivateKey), found by the SHA-256 of its
-// blob.
+// *secp256k1.PrivateKey, *rsa.PrivateKey or ed25519.PrivateKey), found by
+// its keyID.
 type cachedKey struct {
-	digest [32]byte
-	key    any
+	id  keyID
+	key any
 }
+
+// keyID names a parsed key: its algorithm (an ES256 and an ES256K blob
+// have the same length) and the SHA-256 of its blob.
+type keyID struct {
+	alg    int
+	digest [32]byte
+}
+
+func idOf(alg int, blob []byte) keyID { return keyID{alg, sha256.Sum256(blob)} }
 
 // NewEngine returns a software engine that makes RSA keys of
 // DefaultRSABits and keeps the most recently used parsed keys in memory.
@@ -100,7 +110,7 @@ func NewEngineRSA(rsaBits int) (*Engine, error) {
 	if rsaBits != DefaultRSABits && rsaBits != RSABits3072 {
 		return nil, fmt.Errorf("soft: RSA keys of %d bits: want %d or %d", rsaBits, DefaultRSABits, RSABits3072)
 	}
-	return &Engine{rsaBits: rsaBits, size: keyCacheSize, lru: list.New(), byKey: map[[32]byte]*list.Element{}}, nil
+	return &Engine{rsaBits: rsaBits, size: keyCacheSize, lru: list.New(), byKey: map[keyID]*list.Element{}}, nil
 }
 
 // Name implements KeyEngine.
@@ -153,7 +163,7 @@ func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
 		}
 		blob := append([]byte{softBlobVersion}, raw...)
 		clear(raw)
-		e.remember(sha256.Sum256(blob), k)
+		e.remember(idOf(alg, blob), k)
 		return &k.PublicKey, blob, nil
 	case keystore.ES256K:
 		k, err := secp256k1.GeneratePrivateKey()
@@ -163,7 +173,7 @@ func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
 		blob := make([]byte, blobLen(alg, 0))
 		blob[0] = softBlobVersion
 		k.Key.PutBytesUnchecked(blob[1:])
-		e.remember(sha256.Sum256(blob), k)
+		e.remember(idOf(alg, blob), k)
 		return k.PubKey(), blob, nil
 	case keystore.EdDSA:
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -171,7 +181,7 @@ func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
 			return nil, nil, fmt.Errorf("soft: generate Ed25519 key: %w", err)
 		}
 		blob := append([]byte{softBlobVersion}, priv...)
-		clear(priv)
+		e.remember(idOf(alg, blob), priv)
 		return pub, blob, nil
 	case keystore.RS256, keystore.PS256:
 		k, err := rsa.GenerateKey(rand.Reader, e.rsaBits)
@@ -186,7 +196,7 @@ func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
 		blob[0] = softBlobVersion
 		k.Primes[0].FillBytes(blob[1 : 1+half])
 		k.Primes[1].FillBytes(blob[1+half:])
-		e.remember(sha256.Sum256(blob), k)
+		e.remember(idOf(alg, blob), k)
 		return &k.PublicKey, blob, nil
 	default:
 		return nil, nil, fmt.Errorf("%w: %d", keystore.ErrUnsupportedAlgorithm, alg)
@@ -195,19 +205,16 @@ func (e *Engine) Generate(alg int) (crypto.PublicKey, []byte, error) {
 
 // Sign implements KeyEngine.
 func (e *Engine) Sign(alg int, blob []byte, msg []byte) ([]byte, error) {
-	if alg == keystore.EdDSA {
-		if len(blob) != blobLen(alg, 0) || blob[0] != softBlobVersion {
-			return nil, errBadBlob
-		}
-		return ed25519.Sign(ed25519.PrivateKey(blob[1:]), msg), nil
+	k, err := e.key(alg, blob)
+	if err != nil {
+		return nil, err
+	}
+	if k, ok := k.(ed25519.PrivateKey); ok {
+		return ed25519.Sign(k, msg), nil
 	}
 	digest, err := cose.Digest(alg, msg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %d", keystore.ErrUnsupportedAlgorithm, alg)
-	}
-	k, err := e.key(alg, blob)
-	if err != nil {
-		return nil, err
 	}
 	switch k := k.(type) {
 	case *ecdsa.PrivateKey:
@@ -230,9 +237,9 @@ func (e *Engine) key(alg int, blob []byte) (any, error) {
 	if len(blob) == 0 || blob[0] != softBlobVersion {
 		return nil, errBadBlob
 	}
-	digest := sha256.Sum256(blob)
+	id := idOf(alg, blob)
 	e.mu.Lock()
-	if el, ok := e.byKey[digest]; ok {
+	if el, ok := e.byKey[id]; ok {
 		e.lru.MoveToFront(el)
 		e.mu.Unlock()
 		return el.Value.(*cachedKey).key, nil
@@ -242,14 +249,20 @@ func (e *Engine) key(alg int, blob []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.remember(digest, k)
+	e.remember(id, k)
 	return k, nil
 }
 
-// parseBlob decodes a blob of alg (not EdDSA), checking its length for
-// the algorithm.
+// parseBlob decodes a blob of alg, checking its length for the algorithm.
 func parseBlob(alg int, blob []byte) (any, error) {
 	switch alg {
+	case keystore.EdDSA:
+		if len(blob) != blobLen(alg, 0) {
+			return nil, errBadBlob
+		}
+		// A copy the cache keeps: crypto/ed25519 remembers the expanded
+		// form of a key by its address, so a key used again signs faster.
+		return ed25519.PrivateKey(slices.Clone(blob[1:])), nil
 	case keystore.ES256, keystore.ES384, keystore.ES512:
 		if len(blob) != blobLen(alg, 0) {
 			return nil, errBadBlob
@@ -302,18 +315,18 @@ func rsaFromPrimes(b []byte) (*rsa.PrivateKey, error) {
 
 // remember puts a parsed key in the cache, evicting the least recently used
 // one when the cache is full.
-func (e *Engine) remember(digest [32]byte, k any) {
+func (e *Engine) remember(id keyID, k any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if el, ok := e.byKey[digest]; ok {
+	if el, ok := e.byKey[id]; ok {
 		e.lru.MoveToFront(el)
 		return
 	}
-	e.byKey[digest] = e.lru.PushFront(&cachedKey{digest: digest, key: k})
+	e.byKey[id] = e.lru.PushFront(&cachedKey{id: id, key: k})
 	for e.lru.Len() > e.size {
 		oldest := e.lru.Back()
 		e.lru.Remove(oldest)
-		delete(e.byKey, oldest.Value.(*cachedKey).digest)
+		delete(e.byKey, oldest.Value.(*cachedKey).id)
 	}
 }
 

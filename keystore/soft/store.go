@@ -117,6 +117,7 @@ type sealKeys struct {
 	keyHandle    cipher.AEAD // seals discoverable credentials' key blobs
 	blob         cipher.AEAD // seals device blobs
 	credRandom   []byte      // the HMAC key of CredRandom, unless the engine keeps its own
+	opened       *openCache  // what credentialID and keyHandle opened to
 }
 
 // Open opens the store in dir, creating it if needed, and holds it
@@ -429,7 +430,9 @@ func (s *Store) setMaster(master []byte) error {
 	if keys.credRandom, err = hkdf.Key(sha256.New, master, nil, infoCredRandom, sha256.Size); err != nil {
 		return fmt.Errorf("soft: derive keys: %w", err)
 	}
+	keys.opened = newOpenCache()
 	clear(s.keys.credRandom)
+	s.keys.opened.wipe()
 	s.keys = keys
 	return nil
 }
@@ -584,6 +587,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	clear(s.keys.credRandom)
+	s.keys.opened.wipe()
 	s.keys = sealKeys{}
 	return errors.Join(s.flushUsage(), s.release())
 }

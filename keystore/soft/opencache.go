@@ -1,0 +1,73 @@
+package soft
+
+import (
+	"crypto/cipher"
+	"slices"
+	"sync"
+)
+
+// openCacheSize is how many opened credential IDs and key handles a store
+// remembers.
+const openCacheSize = 256
+
+// openCache remembers what the most recently opened credential IDs and key
+// handles opened to. An assertion opens its credential twice (to look it
+// up, then to sign), and a relying party's tests assert with one credential
+// again and again; each open is an XChaCha20-Poly1305 decryption.
+// Opening is deterministic, so the plaintext found here under the same
+// sealed bytes and associated data is what opening them again would give.
+// A cache belongs to one set of sealKeys and is wiped with them.
+type openCache struct {
+	mu sync.Mutex
+	m  map[string]opened // by the sealed bytes
+}
+
+type opened struct {
+	ad    string
+	plain []byte
+}
+
+func newOpenCache() *openCache { return &openCache{m: make(map[string]opened)} }
+
+// open is open(aead, sealed, ad) through the cache. The plaintext belongs to
+// the cache: the caller neither changes nor clears it.
+func (c *openCache) open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
+	c.mu.Lock()
+	e, ok := c.m[string(sealed)]
+	c.mu.Unlock()
+	if ok && e.ad == string(ad) {
+		return e.plain, nil
+	}
+	// The AEAD sees a copy of ad, so that callers can build ad on their
+	// stacks.
+	plain, err := open(aead, sealed, slices.Clone(ad))
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= openCacheSize {
+		// Any entry will do. Its plaintext is not cleared: an operation
+		// may still be using it; wipe clears them all when none can be.
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[string(sealed)] = opened{string(ad), plain}
+	return plain, nil
+}
+
+// wipe clears every plaintext and empties the cache; the store holds no
+// operation when it calls it (Reset, Close). Nil-safe.
+func (c *openCache) wipe() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		clear(e.plain)
+		delete(c.m, k)
+	}
+}
