@@ -395,6 +395,18 @@ func TestKeepalive(t *testing.T) {
 	}
 }
 
+// TestKeepaliveStatusOnTick checks that a status the handler sets and
+// clears again before the next tick is never sent: a user presence
+// answered at once shows the host no UPNEEDED.
+func TestKeepaliveStatusOnTick(t *testing.T) {
+	h := serve(t, NewDevice(newCBORHandler()))
+	a := h.allocate()
+	h.send(a, cmdCBOR, []byte{opPresent})
+	if cid, cmd, data := h.message(); cid != a || cmd != cmdCBOR || !bytes.Equal(data, []byte{statusOK}) {
+		t.Fatalf("got cid %08x cmd %02x data % x, want the response alone", cid, cmd, data)
+	}
+}
+
 // stampTransport records when CTAPHID_KEEPALIVE and CTAPHID_CBOR reports are
 // written.
 type stampTransport struct {

@@ -28,6 +28,7 @@ const (
 	opOversize = 0x06 // respond more than MaxMessageSize bytes (a handler bug)
 	opStubborn = 0x07 // ignore ctx and wait for the handler's release channel
 	opPanic    = 0x08 // panic (a handler bug)
+	opPresent  = 0x09 // set StatusUpNeeded and StatusProcessing again at once, respond statusOK
 )
 
 // cborHandler implements only Handler.
@@ -54,6 +55,10 @@ func (h *cborHandler) HandleCBOR(ctx context.Context, req []byte, keepalive Keep
 	switch req[0] {
 	case opEcho:
 		return append([]byte{statusOK}, req[1:]...)
+	case opPresent:
+		keepalive(StatusUpNeeded)
+		keepalive(StatusProcessing)
+		return []byte{statusOK}
 	case opBlock:
 		keepalive(StatusUpNeeded)
 		h.started <- struct{}{}

@@ -48,6 +48,54 @@ func TestPipe(t *testing.T) {
 	}
 }
 
+// TestPipeWriteReports checks the whole-message path: reports written
+// together arrive in order, one at a time, and interleave correctly with
+// single writes; a batch is refused unless it is whole reports.
+func TestPipeWriteReports(t *testing.T) {
+	host, dev := Pipe()
+	w := host.(reportsWriter)
+	batch := make([]byte, 3*ReportSize)
+	for i := range batch {
+		batch[i] = byte(i / ReportSize)
+	}
+	if err := w.WriteReports(batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.WriteReport(bytes.Repeat([]byte{3}, ReportSize)); err != nil {
+		t.Fatal(err)
+	}
+	batch[0] = 9 // the pipe must have copied the batch
+	for want := range byte(4) {
+		got, err := dev.ReadReport()
+		if err != nil || !bytes.Equal(got, bytes.Repeat([]byte{want}, ReportSize)) {
+			t.Fatalf("report %d = % x, %v", want, got, err)
+		}
+	}
+	if err := w.WriteReports(make([]byte, ReportSize+1)); err == nil {
+		t.Error("WriteReports of a partial report succeeded")
+	}
+}
+
+// TestPipeLargeBatch checks that a batch longer than the queue waits for
+// the queue to empty and then goes in whole, while the reader drains it.
+func TestPipeLargeBatch(t *testing.T) {
+	host, dev := Pipe()
+	r := make([]byte, ReportSize)
+	if err := host.WriteReport(r); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- host.(reportsWriter).WriteReports(make([]byte, (pipeDepth+10)*ReportSize)) }()
+	for i := range pipeDepth + 11 {
+		if _, err := dev.ReadReport(); err != nil {
+			t.Fatalf("report %d: %v", i, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPipeCloseUnblocksReader(t *testing.T) {
 	host, dev := Pipe()
 	done := make(chan error, 1)

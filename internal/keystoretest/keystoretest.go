@@ -682,6 +682,8 @@ func testReset(t *testing.T, h *harness) {
 		for _, k := range kinds {
 			c := h.create(request(alg, k.discoverable, "reset.example", "u"+fmt.Sprint(alg)))
 			h.counter(c)
+			// Signed with once, so that a store's caches hold it.
+			h.signVerify(h.lookup(c.RPIDHash, c.ID), c.PublicKey, []byte("before reset"))
 			old = append(old, c)
 		}
 	}

@@ -1,10 +1,13 @@
 package soft
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"errors"
 	"testing"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 
 	"github.com/vauth/vauth/internal/cose"
 	"github.com/vauth/vauth/keystore"
@@ -63,6 +66,38 @@ func TestEngineKeyCache(t *testing.T) {
 	}
 	if e.lru.Len() != e.size {
 		t.Errorf("cache holds %d keys, want %d", e.lru.Len(), e.size)
+	}
+}
+
+// TestEngineKeyCacheByAlgorithm checks that the cache tells keys apart by
+// algorithm too: a P-256 and a secp256k1 blob can be the same 33 bytes.
+func TestEngineKeyCacheByAlgorithm(t *testing.T) {
+	e := NewEngine()
+	msg := []byte("m")
+	pub256, blob, err := e.Generate(keystore.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := NewEngine() // the same scalar, read as a secp256k1 key
+	for _, alg := range []int{keystore.ES256, keystore.ES256K, keystore.ES256} {
+		sig, err := e.Sign(alg, blob, msg)
+		if err != nil {
+			t.Fatalf("Sign(%d): %v", alg, err)
+		}
+		pub := crypto.PublicKey(pub256)
+		if alg == keystore.ES256K {
+			k, err := other.key(alg, blob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub = k.(*secp256k1.PrivateKey).PubKey()
+		}
+		if err := cose.Verify(alg, pub, msg, sig); err != nil {
+			t.Errorf("alg %d: signed with the other algorithm's key: %v", alg, err)
+		}
+	}
+	if e.lru.Len() != 2 {
+		t.Errorf("cache holds %d keys, want one per algorithm", e.lru.Len())
 	}
 }
 

@@ -1,0 +1,54 @@
+package soft
+
+import (
+	"bytes"
+	"crypto/rand"
+	"testing"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// TestOpenCache checks that the cache answers what opening answers: the
+// plaintext for the right associated data, a failure for any other (even
+// right after a success), a bound on its size, and nothing after wipe.
+func TestOpenCache(t *testing.T) {
+	aead, err := chacha20poly1305.NewX(make([]byte, chacha20poly1305.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newOpenCache()
+	ad, otherAD := []byte("rp one"), []byte("rp two")
+	var sealedAll [][]byte
+	for i := range openCacheSize + 10 {
+		sealed, err := seal(aead, rand.Reader, []byte{byte(i), 1, 2, 3}, ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealedAll = append(sealedAll, sealed)
+		for range 2 { // a miss, then a hit
+			plain, err := c.open(aead, sealed, ad)
+			if err != nil || !bytes.Equal(plain, []byte{byte(i), 1, 2, 3}) {
+				t.Fatalf("open %d = % x, %v", i, plain, err)
+			}
+			if _, err := c.open(aead, sealed, otherAD); err == nil {
+				t.Fatalf("sealed %d opened with other associated data", i)
+			}
+		}
+		if len(c.m) > openCacheSize {
+			t.Fatalf("cache holds %d entries, bound %d", len(c.m), openCacheSize)
+		}
+	}
+	kept := func() []byte {
+		for _, e := range c.m {
+			return e.plain
+		}
+		return nil
+	}()
+	c.wipe()
+	if len(c.m) != 0 || !bytes.Equal(kept, make([]byte, len(kept))) {
+		t.Errorf("after wipe: %d entries, a kept plaintext reads % x", len(c.m), kept)
+	}
+	if plain, err := c.open(aead, sealedAll[0], ad); err != nil || plain[0] != 0 {
+		t.Errorf("open after wipe = % x, %v", plain, err)
+	}
+}
