@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,8 +19,13 @@ var errCounterExhausted = errors.New("soft: signature counter exhausted")
 // counter is the in-memory state of one credential's signature counter.
 // Every value handed out is at most mark, and mark is on disk before any
 // value above the previous mark is handed out; so after a restart, counting
-// from the stored mark keeps the counter strictly increasing, having skipped
-// at most one block.
+// from the stored mark keeps the counter strictly increasing. A new mark is
+// never more than a block above a value handed out, so a restart skips at
+// most one block.
+//
+// Once half a block is used, the next mark is written in the background
+// (reserveAhead), so that an assertion waits for the disk only when that
+// write is late: a flush can take milliseconds.
 type counter struct {
 	mu     sync.Mutex
 	loaded bool
@@ -27,11 +33,14 @@ type counter struct {
 	value  uint32
 	mark   uint32
 	used   time.Time // when value was handed out; zero before the first use here
+	// reserving is closed when the background reservation in flight ends;
+	// nil when there is none.
+	reserving chan struct{}
 }
 
 // NextCounter implements keystore.Keystore. It touches the disk only to load
-// a counter and when the value passes the reserved mark, once per
-// CounterBlock values.
+// a counter and, when the background reservation is late, as the value
+// passes the reserved mark.
 func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
 	if c == nil || len(c.ID) == 0 || len(c.ID) > s.readIDLen {
 		return 0, keystore.ErrNotFound
@@ -65,6 +74,17 @@ func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
 		}
 		e.value, e.mark, e.loaded = mark, mark, true
 	}
+	// With no room left, wait for a reservation in flight rather than
+	// write a mark beside it.
+	for e.value >= e.mark && e.reserving != nil {
+		done := e.reserving
+		e.mu.Unlock()
+		<-done
+		e.mu.Lock()
+	}
+	if e.gone {
+		return 0, keystore.ErrNotFound
+	}
 	if e.value == math.MaxUint32 {
 		return 0, errCounterExhausted
 	}
@@ -81,7 +101,36 @@ func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
 		e.mark = mark
 	}
 	e.value, e.used = next, now
+	if e.reserving == nil && e.mark < math.MaxUint32 && e.mark-next < s.block/2 {
+		mark := uint32(min(uint64(next)+uint64(s.block), math.MaxUint32))
+		e.reserving = make(chan struct{})
+		s.reservations.Add(1)
+		go s.reserveAhead(slices.Clone(c.ID), e, mark, usage{counter: next, lastUsed: now})
+	}
 	return next, nil
+}
+
+// reserveAhead writes a counter's next mark, and the use that reserved it,
+// in the background. NextCounter started it holding s.mu for reading, so
+// Reset and Close, which take s.mu, wait for s.reservations before they
+// touch the database.
+func (s *Store) reserveAhead(id []byte, e *counter, mark uint32, u usage) {
+	defer s.reservations.Done()
+	err := s.storeCounter(id, mark, u)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	close(e.reserving)
+	e.reserving = nil
+	switch {
+	case err == nil:
+		e.mark = max(e.mark, mark)
+	case errors.Is(err, keystore.ErrNotFound):
+		e.gone = true
+		s.dropCounter(id, e)
+	default:
+		// The next assertion that needs the mark writes it in line.
+		s.log.Warn("could not reserve a counter block ahead", "err", err)
+	}
 }
 
 // loadCounter returns the stored high-water mark of a credential's counter:

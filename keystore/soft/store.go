@@ -104,6 +104,9 @@ type Store struct {
 
 	cmu      sync.Mutex
 	counters map[string]*counter // by credential ID; see counter.go
+	// reservations counts the counter reservations running in the
+	// background (counter.go).
+	reservations sync.WaitGroup
 
 	// hmu guards hmacKey, an HMACEngine's key blob once read or made (see
 	// cred_random.go); Reset drops it.
@@ -527,6 +530,7 @@ func (s *Store) Reset() error {
 	if s.closed {
 		return errClosed
 	}
+	s.reservations.Wait() // none may write into the emptied store
 	master, err := s.newMaster(masterNewFile)
 	if err != nil {
 		return err
@@ -586,6 +590,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.reservations.Wait()
 	clear(s.keys.credRandom)
 	s.keys.opened.wipe()
 	s.keys = sealKeys{}
