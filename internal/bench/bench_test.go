@@ -25,15 +25,14 @@ func BenchmarkAlgorithms(b *testing.B) {
 }
 
 // BenchmarkTPMAlgorithms measures, per algorithm a TPM makes keys for, on
-// swtpm: an assertion through the pipe (GetAssertion-ALG) and its floor,
-// a bare TPM2_Sign with a key of the same type (TPM2_Sign-ALG), and a
+// swtpm: an assertion through the pipe side by side with its floor, a bare
+// TPM2_Sign with a key of the same type (GetAssertion-ALG, Paired), and a
 // registration with tpm attestation (MakeCredential-ALG); and the floor of
 // an RSA registration, a bare RSA-2048 TPM2_CreateLoaded.
 func BenchmarkTPMAlgorithms(b *testing.B) {
 	for _, alg := range []int{keystore.ES256, keystore.ES384, keystore.ES512, keystore.RS256, keystore.PS256} {
 		name := keystore.AlgorithmName(alg)
-		b.Run("TPM2_Sign-"+name, TPMSignAlg(alg))
-		b.Run("GetAssertion-"+name, GetAssertionTPMAlg(alg))
+		b.Run("GetAssertion-"+name, Paired(GetAssertionTPMOp(alg), TPMSignOp(alg)))
 		b.Run("MakeCredential-"+name, MakeCredentialTPMAlg(alg))
 	}
 	b.Run("TPM2_CreateLoaded-RSA2048", TPMCreateRSA)

@@ -20,12 +20,17 @@ import (
 // command port, as the TPM benchmarks use), with a P-256 key already
 // loaded, over a SHA-256 digest. It is go-tpm alone, without vauth's
 // engine.
-func TPMSign(b *testing.B) { tpmSign(b, keystore.ES256) }
+func TPMSign(b *testing.B) {
+	op := tpmSignOp(b, keystore.ES256)
+	for b.Loop() {
+		op()
+	}
+}
 
-// TPMSignAlg is TPMSign with a key of alg's type (P-256, P-384, P-521 or
-// RSA-2048) and its scheme and hash.
-func TPMSignAlg(alg int) func(*testing.B) {
-	return func(b *testing.B) { tpmSign(b, alg) }
+// TPMSignOp is TPMSign's operation with a key of alg's type (P-256, P-384,
+// P-521 or RSA-2048) and its scheme and hash, for Paired.
+func TPMSignOp(alg int) func(*testing.B) func() {
+	return func(b *testing.B) func() { return tpmSignOp(b, alg) }
 }
 
 // TPMCreateRSA is the floor of an RSA registration: one bare
@@ -104,12 +109,15 @@ func tpmKeyTemplate(alg int) *tpm2.TPMTPublic {
 	return pub
 }
 
-func tpmSign(b *testing.B, alg int) {
+// tpmSignOp starts swtpm, loads a key of alg's type there (flushed when
+// the benchmark ends) and returns one TPM2_Sign with it.
+func tpmSignOp(b *testing.B, alg int) func() {
 	t, primary := swtpmPrimary(b)
 	key, err := tpm2.CreateLoaded{ParentHandle: primary, InPublic: tpm2.New2BTemplate(tpmKeyTemplate(alg))}.Execute(t)
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _, _ = (tpm2.FlushContext{FlushHandle: key.ObjectHandle}).Execute(t) })
 	s := tpmSchemes[alg]
 	sign := tpm2.Sign{
 		KeyHandle:  tpm2.NamedHandle{Handle: key.ObjectHandle, Name: key.Name},
@@ -117,14 +125,10 @@ func tpmSign(b *testing.B, alg int) {
 		InScheme:   tpm2.TPMTSigScheme{Scheme: s.scheme, Details: tpm2.NewTPMUSigScheme(s.scheme, &tpm2.TPMSSchemeHash{HashAlg: s.hash})},
 		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
 	}
-	for b.Loop() {
+	return func() {
 		if _, err := sign.Execute(t); err != nil {
 			b.Fatal(err)
 		}
-	}
-	b.StopTimer()
-	if _, err := (tpm2.FlushContext{FlushHandle: key.ObjectHandle}).Execute(t); err != nil {
-		b.Fatal(err)
 	}
 }
 
@@ -152,27 +156,34 @@ func reportTPMCommands(b *testing.B, e *tpm.Engine, before tpm.CommandCounts) {
 	b.ReportMetric(float64(d[tpm2.TPMCCSign])/float64(b.N), "TPM2_Sign/op")
 }
 
-// GetAssertionTPM is repeated assertions with one non-discoverable
+// GetAssertionTPM is repeated assertions with one non-discoverable ES256
 // TPM-backed credential on swtpm through the pipe: framing, CTAP2, the TPM
-// keystore, the TPM2_Sign round trip. Compare with TPMSign.
-func GetAssertionTPM(b *testing.B) { getAssertionTPM(b, keystore.ES256) }
-
-// GetAssertionTPMAlg is GetAssertionTPM with a credential of alg; compare
-// with TPMSignAlg(alg).
-func GetAssertionTPMAlg(alg int) func(*testing.B) {
-	return func(b *testing.B) { getAssertionTPM(b, alg) }
-}
-
-func getAssertionTPM(b *testing.B, alg int) {
-	r, e := tpmRig(b, "none")
-	req := getAssertionRequest(r.register(b, alg))
-	r.call(b, req) // the key is loaded: measure the steady state
+// keystore, the TPM2_Sign round trip; it reports the TPM commands each
+// sends. Compare with TPMSign.
+func GetAssertionTPM(b *testing.B) {
+	op, e := getAssertionTPMOp(b, keystore.ES256)
+	op() // the key is loaded: measure the steady state
 	before := e.CommandCounts()
 	b.ReportAllocs()
 	for b.Loop() {
-		r.call(b, req)
+		op()
 	}
 	reportTPMCommands(b, e, before)
+}
+
+// GetAssertionTPMOp is GetAssertionTPM's operation with a credential of
+// alg, for Paired with TPMSignOp(alg).
+func GetAssertionTPMOp(alg int) func(*testing.B) func() {
+	return func(b *testing.B) func() {
+		op, _ := getAssertionTPMOp(b, alg)
+		return op
+	}
+}
+
+func getAssertionTPMOp(b *testing.B, alg int) (func(), *tpm.Engine) {
+	r, e := tpmRig(b, "none")
+	req := getAssertionRequest(r.register(b, alg))
+	return func() { r.call(b, req) }, e
 }
 
 // MakeCredentialTPM registers non-discoverable credentials on swtpm with

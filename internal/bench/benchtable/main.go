@@ -83,10 +83,6 @@ func printBench(ctx context.Context, bin, tmp string) bool {
 	floors := map[string]func(*testing.B){
 		"ECDSA P-256 sign":              bench.ECDSASign,
 		"TPM2_Sign (swtpm)":             bench.TPMSign,
-		"TPM2_Sign P-384 (swtpm)":       bench.TPMSignAlg(keystore.ES384),
-		"TPM2_Sign P-521 (swtpm)":       bench.TPMSignAlg(keystore.ES512),
-		"TPM2_Sign RSASSA (swtpm)":      bench.TPMSignAlg(keystore.RS256),
-		"TPM2_Sign RSAPSS (swtpm)":      bench.TPMSignAlg(keystore.PS256),
 		"TPM2_CreateLoaded RSA (swtpm)": bench.TPMCreateRSA,
 		"PING round trip (pipe)":        bench.Ping,
 		"GetAssertion (soft, pipe)":     bench.GetAssertion,
@@ -100,12 +96,12 @@ func printBench(ctx context.Context, bin, tmp string) bool {
 		soft(keystore.PS256, "RSA-2048 PSS sign"),
 		soft(keystore.ES256K, "ECDSA secp256k1 sign"),
 		{"MakeCredential (soft, pipe, packed)", bench.MakeCredential, "ECDSA P-256 sign", 2.5, nil},
-		{"GetAssertion (tpm/swtpm, pipe)", bench.GetAssertionTPM, "TPM2_Sign (swtpm)", 1.3, nil},
+		tpmRow(keystore.ES256, "TPM2_Sign (swtpm)"),
 		{"MakeCredential (tpm/swtpm, tpm att.)", bench.MakeCredentialTPM, "TPM2_Sign (swtpm)", 0, nil},
-		{"GetAssertion ES384 (tpm/swtpm, pipe)", bench.GetAssertionTPMAlg(keystore.ES384), "TPM2_Sign P-384 (swtpm)", 1.3, nil},
-		{"GetAssertion ES512 (tpm/swtpm, pipe)", bench.GetAssertionTPMAlg(keystore.ES512), "TPM2_Sign P-521 (swtpm)", 1.3, nil},
-		{"GetAssertion RS256 (tpm/swtpm, pipe)", bench.GetAssertionTPMAlg(keystore.RS256), "TPM2_Sign RSASSA (swtpm)", 1.3, nil},
-		{"GetAssertion PS256 (tpm/swtpm, pipe)", bench.GetAssertionTPMAlg(keystore.PS256), "TPM2_Sign RSAPSS (swtpm)", 1.3, nil},
+		tpmRow(keystore.ES384, "TPM2_Sign P-384 (swtpm)"),
+		tpmRow(keystore.ES512, "TPM2_Sign P-521 (swtpm)"),
+		tpmRow(keystore.RS256, "TPM2_Sign RSASSA (swtpm)"),
+		tpmRow(keystore.PS256, "TPM2_Sign RSAPSS (swtpm)"),
 		// RSA key generation is a prime search: its time varies widely
 		// from key to key, so the ratio is a figure, not a target.
 		{"MakeCredential RS256 (tpm/swtpm)", bench.MakeCredentialTPMAlg(keystore.RS256), "TPM2_CreateLoaded RSA (swtpm)", 0, nil},
@@ -246,11 +242,21 @@ func measurePaired(paired func(*testing.B)) testing.BenchmarkResult {
 // soft is the row of an assertion of alg on the soft keystore through the
 // pipe, measured side by side with its bare signature, floor.
 func soft(alg int, floor string) row {
-	name := "GetAssertion (soft, pipe)"
-	if alg != keystore.ES256 {
-		name = "GetAssertion " + keystore.AlgorithmName(alg) + " (soft, pipe)"
+	return row{name: assertionRow(alg, "soft"), floor: floor, target: 1.5, paired: bench.Paired(bench.GetAssertionOp(alg), bench.BareSignOp(alg))}
+}
+
+// tpmRow is the row of an assertion of alg on the TPM keystore (swtpm)
+// through the pipe, measured side by side with a bare TPM2_Sign, floor.
+func tpmRow(alg int, floor string) row {
+	return row{name: assertionRow(alg, "tpm/swtpm"), floor: floor, target: 1.3, paired: bench.Paired(bench.GetAssertionTPMOp(alg), bench.TPMSignOp(alg))}
+}
+
+// assertionRow names the row of an assertion of alg on keystore.
+func assertionRow(alg int, keystoreName string) string {
+	if alg == keystore.ES256 {
+		return "GetAssertion (" + keystoreName + ", pipe)"
 	}
-	return row{name: name, floor: floor, target: 1.5, paired: bench.Paired(bench.GetAssertionOp(alg), bench.BareSignOp(alg))}
+	return "GetAssertion " + keystore.AlgorithmName(alg) + " (" + keystoreName + ", pipe)"
 }
 
 func median(rs []testing.BenchmarkResult) testing.BenchmarkResult {
