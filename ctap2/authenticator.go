@@ -1,6 +1,7 @@
 package ctap2
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -398,15 +399,16 @@ func (a *Authenticator) run(c command, r *request) (resp []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	resp = []byte{byte(CTAP2OK)}
 	if v == nil {
-		return resp, nil
+		return []byte{byte(CTAP2OK)}, nil
 	}
-	body, err := encMode.Marshal(v)
-	if err != nil {
+	// The status and the CBOR after it, in one buffer: an assertion's
+	// response is some 250 bytes.
+	buf := bytes.NewBuffer(append(make([]byte, 0, 320), byte(CTAP2OK)))
+	if err := encMode.MarshalToBuffer(v, buf); err != nil {
 		return nil, fmt.Errorf("encoding the %s response: %w", c.name, err)
 	}
-	return append(resp, body...), nil
+	return buf.Bytes(), nil
 }
 
 // Wink is CTAPHID_WINK: the host asks the device to show itself. There is

@@ -20,7 +20,8 @@ const (
 )
 
 var (
-	// encMode writes CTAP2 canonical CBOR (CTAP 2.1 §8).
+	// encMode writes CTAP2 canonical CBOR (CTAP 2.1 §8), also into a
+	// caller's buffer.
 	encMode = mustEncMode(cbor.CTAP2EncOptions())
 	// decMode checks requests: well-formed, definite lengths only, no tags,
 	// bounded nesting and sizes. (decodeMap rejects duplicate keys.)
@@ -33,8 +34,8 @@ var (
 	})
 )
 
-func mustEncMode(o cbor.EncOptions) cbor.EncMode {
-	m, err := o.EncMode()
+func mustEncMode(o cbor.EncOptions) cbor.UserBufferEncMode {
+	m, err := o.UserBufferEncMode()
 	if err != nil {
 		panic(err) // constant options: fails only if the code is wrong
 	}

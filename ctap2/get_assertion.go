@@ -235,16 +235,19 @@ func (a *Authenticator) doGetAssertion(r *request, req *getAssertionRequest) (*a
 	// 10: extensions, whose outputs assert makes for each credential.
 	// 11: with an allowList, any applicable credential will do.
 	// 12: without, the newest first; getNextAssertion serves the others.
-	state := &assertionState{rpID: req.rpID, rpIDHash: rpIDHash, clientDataHash: req.clientDataHash, flags: flags, credentials: creds,
+	state := assertionState{rpID: req.rpID, rpIDHash: rpIDHash, clientDataHash: req.clientDataHash, flags: flags, credentials: creds,
 		extensions: req.extensions, hmacSecret: hmacSecret}
-	resp, err := a.assert(state, creds[0])
+	resp, err := a.assert(&state, creds[0])
 	if err != nil {
 		return nil, creds[0], len(creds), err
 	}
 	if !req.allowListPresent && len(creds) > 1 {
 		resp.NumberOfCredentials = len(creds)
-		state.next, state.last = 1, a.clock.Now()
-		a.assertions = state
+		// Kept for getNextAssertion; a copy, so that the usual single
+		// assertion does not put its state on the heap.
+		kept := state
+		kept.next, kept.last = 1, a.clock.Now()
+		a.assertions = &kept
 	}
 	return resp, creds[0], len(creds), nil
 }
