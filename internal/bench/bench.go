@@ -192,10 +192,17 @@ func PingCable(b *testing.B) { ping(b, cable) }
 // MakeCredential registers a non-discoverable ES256 credential with the
 // default (packed, basic) attestation through the pipe.
 func MakeCredential(b *testing.B) {
-	r := newRig(b, "packed", pipe)
-	req := makeCredentialRequest(false, keystore.ES256)
+	op := MakeCredentialOp(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		r.call(b, req)
+		op()
 	}
+}
+
+// MakeCredentialOp sets up MakeCredential and returns its operation, for
+// Paired.
+func MakeCredentialOp(b *testing.B) func() {
+	r := newRig(b, "packed", pipe)
+	req := makeCredentialRequest(false, keystore.ES256)
+	return func() { r.call(b, req) }
 }
