@@ -80,32 +80,34 @@ const pollFor = 100 * time.Microsecond
 
 func (e *pipeEnd) ReadReport() ([]byte, error) {
 	if e.next < len(e.taken) || e.take() {
-		e.next++
-		return e.taken[e.next-1][:], nil
+		return e.serve(), nil
 	}
 	for deadline := time.Now().Add(pollFor); time.Now().Before(deadline); runtime.Gosched() {
 		if e.in.n.Load() > 0 && e.take() {
-			e.next++
-			return e.taken[e.next-1][:], nil
+			return e.serve(), nil
 		}
 	}
 	for {
 		// Reports written before Close are still delivered: look at the
 		// queue before looking at done.
 		if e.take() {
-			e.next++
-			return e.taken[e.next-1][:], nil
+			return e.serve(), nil
 		}
 		select {
 		case <-e.in.ready:
 		case <-e.state.done:
 			if e.take() {
-				e.next++
-				return e.taken[e.next-1][:], nil
+				return e.serve(), nil
 			}
 			return nil, io.EOF
 		}
 	}
+}
+
+// serve returns the next report taken.
+func (e *pipeEnd) serve() []byte {
+	e.next++
+	return e.taken[e.next-1][:]
 }
 
 // take moves every report waiting in e.in to e.taken, handing the buffer
