@@ -25,7 +25,10 @@ var errCounterExhausted = errors.New("soft: signature counter exhausted")
 //
 // Once half a block is used, the next mark is written in the background
 // (reserveAhead), so that an assertion waits for the disk only when that
-// write is late: a flush can take milliseconds.
+// write is late: a flush can take milliseconds. A reservation also writes
+// down the use that made it; one is made too when the last use on disk is
+// usageLag older than the current one, so that a crash loses at most that
+// much of a credential's last use.
 type counter struct {
 	mu     sync.Mutex
 	loaded bool
@@ -33,6 +36,9 @@ type counter struct {
 	value  uint32
 	mark   uint32
 	used   time.Time // when value was handed out; zero before the first use here
+	// written is when the last use written down happened (or the
+	// credential was created here).
+	written time.Time
 	// reserving is closed when the background reservation in flight ends;
 	// nil when there is none.
 	reserving chan struct{}
@@ -72,6 +78,7 @@ func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
 			}
 			return 0, err
 		}
+		// The first value passes the mark, which writes the use down.
 		e.value, e.mark, e.loaded = mark, mark, true
 	}
 	// With no room left, wait for a reservation in flight rather than
@@ -98,10 +105,11 @@ func (s *Store) NextCounter(c *keystore.Credential) (uint32, error) {
 			}
 			return 0, err
 		}
-		e.mark = mark
+		e.mark, e.written = mark, now
 	}
 	e.value, e.used = next, now
-	if e.reserving == nil && e.mark < math.MaxUint32 && e.mark-next < s.block/2 {
+	due := e.mark-next < s.block/2 || now.Sub(e.written) >= usageLag
+	if e.reserving == nil && e.mark < math.MaxUint32 && due {
 		mark := uint32(min(uint64(next)+uint64(s.block), math.MaxUint32))
 		e.reserving = make(chan struct{})
 		s.reservations.Add(1)
@@ -124,6 +132,9 @@ func (s *Store) reserveAhead(id []byte, e *counter, mark uint32, u usage) {
 	switch {
 	case err == nil:
 		e.mark = max(e.mark, mark)
+		if u.lastUsed.After(e.written) {
+			e.written = u.lastUsed
+		}
 	case errors.Is(err, keystore.ErrNotFound):
 		e.gone = true
 		s.dropCounter(id, e)
@@ -190,7 +201,7 @@ func (s *Store) storeCounter(id []byte, mark uint32, u usage) error {
 // whose first block Create reserved.
 func (s *Store) startCounter(id []byte, mark uint32) {
 	s.cmu.Lock()
-	s.counters[string(id)] = &counter{loaded: true, mark: mark}
+	s.counters[string(id)] = &counter{loaded: true, mark: mark, written: s.now()}
 	s.cmu.Unlock()
 }
 

@@ -46,12 +46,13 @@ func parseUsage(val []byte) (usage, error) {
 }
 
 // Usage implements keystore.UsageReader. The store learns of a use at every
-// NextCounter but writes it down only with each counter block it reserves,
-// so that assertions cost no fsync, and when it closes. So the answer is
-// exact in the process that has the store open, and from the disk after a
-// clean Close; after a crash it is as of the last block reservation: a
-// counter up to one block low and a coarse last use. A credential never
-// used has counter 0 and the zero time.
+// NextCounter but writes it down only with each counter block it reserves
+// (at least one an hour for a credential in use), so that assertions cost
+// no fsync, and when it closes. So the answer is exact in the process that
+// has the store open, and from the disk after a clean Close; after a crash
+// it is as of the last reservation: a counter up to one block low and a
+// last use up to usageLag early. A credential never used has counter 0 and
+// the zero time.
 func (s *Store) Usage(id []byte) (uint32, time.Time, error) {
 	if len(id) == 0 || len(id) > s.readIDLen {
 		return 0, time.Time{}, keystore.ErrNotFound

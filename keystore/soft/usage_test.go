@@ -138,3 +138,71 @@ func TestUsageImported(t *testing.T) {
 		t.Errorf("Usage after its first assertion = %d, %v, %v; want 42 and a use", n, used, err)
 	}
 }
+
+// TestUsageWrittenHourly checks that a counter far from its next block
+// still writes its last use down once the use on disk is usageLag behind,
+// and not more often, for a credential created here and one reopened.
+func TestUsageWrittenHourly(t *testing.T) {
+	clock := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	opts := Options{CounterBlock: 1000, Now: func() time.Time { return clock }}
+	dir := t.TempDir()
+	s := mustOpen(t, dir, opts)
+	c := createCred(t, s, true, "u")
+	onDisk := func() usage {
+		t.Helper()
+		s.reservations.Wait()
+		var u usage
+		if err := s.db.View(func(tx *bolt.Tx) error {
+			if val := tx.Bucket(bucketUsage).Get(c.ID); val != nil {
+				var err error
+				u, err = parseUsage(val)
+				return err
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	use := func(after time.Duration) uint32 {
+		t.Helper()
+		clock = clock.Add(after)
+		v, err := s.NextCounter(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	use(time.Minute)
+	if u := onDisk(); !u.lastUsed.IsZero() {
+		t.Errorf("a use a minute after creation was written down at once: %+v", u)
+	}
+	v := use(usageLag)
+	if u := onDisk(); u.counter != v || !u.lastUsed.Equal(clock) {
+		t.Errorf("usage on disk after a use %v past creation = %+v, want counter %d at %v", usageLag, u, v, clock)
+	}
+	written := clock
+	use(usageLag - time.Minute)
+	if u := onDisk(); !u.lastUsed.Equal(written) {
+		t.Errorf("a use within %v of the last one written was written too: %+v", usageLag, u)
+	}
+
+	// After reopening, the first use passes the stored mark, and the
+	// block it reserves writes it down; the next comes an hour on.
+	mustClose(t, s)
+	s = mustOpen(t, dir, opts)
+	v = use(time.Minute)
+	if u := onDisk(); u.counter != v || !u.lastUsed.Equal(clock) {
+		t.Errorf("after reopening, usage on disk = %+v, want counter %d at %v", u, v, clock)
+	}
+	written = clock
+	use(usageLag - time.Second)
+	if u := onDisk(); !u.lastUsed.Equal(written) {
+		t.Errorf("after reopening, a use within %v of the last one written was written too: %+v", usageLag, u)
+	}
+	v = use(time.Second)
+	if u := onDisk(); u.counter != v || !u.lastUsed.Equal(clock) {
+		t.Errorf("after reopening, usage on disk %v on = %+v, want counter %d at %v", usageLag, u, v, clock)
+	}
+	mustClose(t, s)
+}
