@@ -121,11 +121,12 @@ func tpmSignOp(b *testing.B, alg int) func() {
 	s := tpmSchemes[alg]
 	sign := tpm2.Sign{
 		KeyHandle:  tpm2.NamedHandle{Handle: key.ObjectHandle, Name: key.Name},
-		Digest:     tpm2.TPM2BDigest{Buffer: s.digest(make([]byte, signedLen))},
 		InScheme:   tpm2.TPMTSigScheme{Scheme: s.scheme, Details: tpm2.NewTPMUSigScheme(s.scheme, &tpm2.TPMSSchemeHash{HashAlg: s.hash})},
 		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
 	}
+	var msg message
 	return func() {
+		sign.Digest = tpm2.TPM2BDigest{Buffer: s.digest(msg.next())}
 		if _, err := sign.Execute(t); err != nil {
 			b.Fatal(err)
 		}
