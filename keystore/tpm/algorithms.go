@@ -337,17 +337,19 @@ const blobRSACheck = "tpm/rsa-check"
 const (
 	rsaUsable  = 'y' // RS256 and PS256
 	rsaNoPSS   = 'p' // RS256 only: PSS signatures have another salt length
-	rsaTooLong = 'n' // neither: the key blob makes too long a credential ID
+	rsaTooLong = 'L' // neither: the key blob is longer than keyRSA2048.maxBlobLen
+	// rsaOnePrimeOnly is what checkRSA found, before RSA credentials were
+	// kept behind short IDs, on a TPM that keeps RSA keys in CRT form (too
+	// long then for a credential ID); a store that kept it checks again.
+	rsaOnePrimeOnly = 'n'
 )
 
 // checkRSA makes a throwaway RSA credential key and checks two things the
 // TPM's capabilities do not tell:
-//   - the key blob is no longer than keyRSA2048.maxBlobLen, which keeps a
-//     non-discoverable credential ID within WebAuthn's 1023 bytes (§4,
-//     Credential ID). TPM 2.0 Part 2 (§12.3.2.3) puts one prime in an RSA
-//     key's sensitive area, and swtpm does; Microsoft's reference TPM (the
-//     simulator) keeps the CRT values too, which makes a 995-byte blob and a
-//     1083-byte credential ID;
+//   - the key blob is no longer than keyRSA2048.maxBlobLen, which bounds
+//     what the store reads. swtpm keeps one prime of an RSA key (a
+//     483-byte blob), Microsoft's reference TPM (the simulator) its CRT
+//     form too (995 bytes); either sits in the store behind a short ID;
 //   - a PSS signature's salt is as long as the hash (RFC 8230 §2). TPM 2.0
 //     Part 1 lets a TPM use the largest salt the key allows, which
 //     verifiers that follow RFC 8230 reject; the simulator and swtpm use

@@ -10,10 +10,10 @@
 // TPM2_TestParms (RSA-2048) when the engine opens; a TPM 2.0 has no
 // Ed25519 and no secp256k1, so a relying party that asks for EdDSA only
 // gets CTAP2_ERR_UNSUPPORTED_ALGORITHM. The store adds an RSA check, once
-// per store (see Engine.checkRSA): RSA key blobs short enough for a
-// credential ID, and PSS salts as long as the hash. swtpm offers all five;
-// the simulator (Microsoft's reference TPM) ES256, ES384 and ES512. One key
-// type serves each ECC algorithm, one RSA-2048 type both RS256 and PS256:
+// per store (see Engine.checkRSA): RSA key blobs of a length TPM 2.0
+// allows, and PSS salts as long as the hash. swtpm and the simulator
+// (Microsoft's reference TPM) offer all five. One key type serves each ECC
+// algorithm, one RSA-2048 type both RS256 and PS256:
 // credential keys have no scheme of their own, Sign names it.
 //
 // Attestation: the store keeps a TPM attestation key (AIK, a restricted

@@ -42,12 +42,14 @@ const (
 // the TPM2B_PRIVATE of a key with an empty authValue under a
 // SHA-256/AES-128 storage parent (size, integrity HMAC, IV, then the
 // encrypted TPM2B_SENSITIVE: size, type, authValue, seedValue, and the ECC
-// private scalar or one RSA prime, TPM 2.0 Part 2 §12.3.2.3), and the
-// unique field (a TPMS_ECC_POINT or TPM2B_PUBLIC_KEY_RSA).
+// private scalar or the RSA private key), and the unique field (a
+// TPMS_ECC_POINT or TPM2B_PUBLIC_KEY_RSA). An RSA private key is one prime
+// (TPM 2.0 Part 2 §12.3.2.3, as swtpm keeps it) or, in the reference
+// implementation's CRT form, five half-size values (its RSA_PRIVATE_SIZE).
 func (k *keyType) maxBlobLen() int {
 	secret, uniqueLen := k.size, 2*(2+k.size)
 	if k.isRSA() {
-		secret, uniqueLen = k.size/2, 2+k.size
+		secret, uniqueLen = 5*k.size/2, 2+k.size
 	}
 	return 1 + 2 + (2 + sha256.Size) + (2 + 16) + 2 + 2 + 2 + (2 + sha256.Size) + (2 + secret) + uniqueLen
 }
@@ -204,9 +206,10 @@ func (e *Engine) MaxBlobLen() int { return e.maxBlobLen }
 
 // MaxInlineBlobLen implements soft.InlineLimiter: a P-256 key's blob. ES256
 // credential IDs stay as they were (285 bytes at most, two to a uhid
-// message); the longer P-384, P-521 and RSA blobs (up to 571-byte IDs) are
-// kept in the store behind short IDs, so that they do not shrink
-// maxCredentialCountInList for everyone.
+// message); the longer P-384, P-521 and RSA blobs are kept in the store
+// behind short IDs, so that they do not shrink maxCredentialCountInList for
+// everyone (sealed in an ID, an RSA blob in CRT form would pass WebAuthn's
+// 1023 bytes).
 func (e *Engine) MaxInlineBlobLen() int { return keyP256.maxBlobLen() }
 
 // Generate implements soft.KeyEngine with TPM2_CreateLoaded, which makes

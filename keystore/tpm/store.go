@@ -80,7 +80,7 @@ func (s *Store) checkRSA() error {
 	}
 	found, err := s.GetBlob(blobRSACheck)
 	switch {
-	case err == nil && len(found) == 1:
+	case err == nil && len(found) == 1 && found[0] != rsaOnePrimeOnly:
 	case err == nil || errors.Is(err, keystore.ErrNotFound):
 		result, err := s.engine.checkRSA()
 		if err != nil {
