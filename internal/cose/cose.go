@@ -179,24 +179,33 @@ func Marshal(pub crypto.PublicKey, alg int) ([]byte, error) {
 }
 
 // Marshal encodes k in CTAP2 canonical CBOR.
-func (k *Key) Marshal() ([]byte, error) { return encMode.Marshal(k) }
+func (k *Key) Marshal() ([]byte, error) { return k.MarshalCBOR() }
+
+// ecKeyCBOR and rsaKeyCBOR are the labels of an EC2 or OKP key and of an
+// RSA key (RFC 9053 §7, RFC 8230 §4), which the encoder writes in CTAP2
+// canonical order; a struct encodes several times faster than a map.
+type ecKeyCBOR struct {
+	Kty int    `cbor:"1,keyasint"`
+	Alg int    `cbor:"3,keyasint,omitempty"`
+	Crv int    `cbor:"-1,keyasint"`
+	X   []byte `cbor:"-2,keyasint"`
+	Y   []byte `cbor:"-3,keyasint,omitempty"` // none for OKP
+}
+
+type rsaKeyCBOR struct {
+	Kty int    `cbor:"1,keyasint"`
+	Alg int    `cbor:"3,keyasint,omitempty"`
+	N   []byte `cbor:"-1,keyasint"`
+	E   []byte `cbor:"-2,keyasint"`
+}
 
 // MarshalCBOR implements cbor.Marshaler: the labels of k's key type, in
-// CTAP2 canonical order (the encoder sorts them).
+// CTAP2 canonical order.
 func (k *Key) MarshalCBOR() ([]byte, error) {
-	m := map[int]any{labelKty: k.Kty}
-	if k.Alg != 0 {
-		m[labelAlg] = k.Alg
-	}
 	if k.Kty == KtyRSA {
-		m[labelN], m[labelE] = bytesOrEmpty(k.N), bytesOrEmpty(k.E)
-	} else {
-		m[labelCrv], m[labelX] = k.Crv, bytesOrEmpty(k.X)
-		if len(k.Y) > 0 {
-			m[labelY] = k.Y
-		}
+		return encMode.Marshal(rsaKeyCBOR{Kty: k.Kty, Alg: k.Alg, N: bytesOrEmpty(k.N), E: bytesOrEmpty(k.E)})
 	}
-	return encMode.Marshal(m)
+	return encMode.Marshal(ecKeyCBOR{Kty: k.Kty, Alg: k.Alg, Crv: k.Crv, X: bytesOrEmpty(k.X), Y: k.Y})
 }
 
 func bytesOrEmpty(b []byte) []byte {
