@@ -15,12 +15,6 @@ import (
 // large_blobs.go) with it. The input is true; false is
 // CTAP2_ERR_INVALID_OPTION.
 
-// Response keys of the largeBlobKey.
-const (
-	makeCredentialRespLargeBlobKey = 0x05
-	getAssertionRespLargeBlobKey   = 0x07
-)
-
 // decodeLargeBlobKey reads the input of either command: whether it is
 // present (and true).
 func decodeLargeBlobKey(m params) (bool, error) {

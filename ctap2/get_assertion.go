@@ -69,7 +69,8 @@ type assertionState struct {
 
 // assertionResponse is the response of authenticatorGetAssertion and
 // authenticatorGetNextAssertion; its keys are the getAssertionResp
-// constants. A struct encodes in a third of the time a map[int]any takes.
+// constants, and 0x07 the largeBlobKey. A struct encodes in a third of the
+// time a map[int]any takes.
 type assertionResponse struct {
 	Credential          credentialDescriptorResponse `cbor:"1,keyasint"`
 	AuthData            []byte                       `cbor:"2,keyasint"`

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/vauth/vauth/ctap2/pinuv"
 	"github.com/vauth/vauth/keystore"
@@ -36,6 +37,17 @@ const (
 	makeCredentialRespAttStmt  = 0x03
 	makeCredentialRespEPAtt    = 0x04
 )
+
+// makeCredentialResponse is the response of authenticatorMakeCredential;
+// its keys are the makeCredentialResp constants, and 0x05 the
+// largeBlobKey. A struct encodes faster than a map.
+type makeCredentialResponse struct {
+	Fmt          string         `cbor:"1,keyasint"`
+	AuthData     []byte         `cbor:"2,keyasint"`
+	AttStmt      map[string]any `cbor:"3,keyasint"`
+	EPAtt        bool           `cbor:"4,keyasint,omitempty"`
+	LargeBlobKey []byte         `cbor:"5,keyasint,omitempty"`
+}
 
 // makeCredentialRequest is a decoded authenticatorMakeCredential request.
 type makeCredentialRequest struct {
@@ -120,17 +132,22 @@ func (a *Authenticator) makeCredential(r *request) (any, error) {
 		return nil, err
 	}
 	resp, cred, err := a.doMakeCredential(r, req)
-	attrs := []any{"rp", req.rp.ID, "user", req.user.Name, "discoverable", req.options.rk == optionTrue}
-	if cred != nil {
-		attrs = append(attrs, "algorithm", cred.Algorithm, "credential", base64.RawURLEncoding.EncodeToString(cred.ID))
+	if a.log.Enabled(r.ctx, slog.LevelInfo) {
+		attrs := []any{"rp", req.rp.ID, "user", req.user.Name, "discoverable", req.options.rk == optionTrue}
+		if cred != nil {
+			attrs = append(attrs, "algorithm", cred.Algorithm, "credential", base64.RawURLEncoding.EncodeToString(cred.ID))
+		}
+		a.logOutcome("registration", err, attrs...)
 	}
-	a.logOutcome("registration", err, attrs...)
-	return resp, err
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // doMakeCredential follows the steps of CTAP 2.1 §6.1.2 (the numbers in
 // the comments) and returns the response and the new credential.
-func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest) (map[int]any, *keystore.Credential, error) {
+func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest) (*makeCredentialResponse, *keystore.Credential, error) {
 	rpIDHash := sha256.Sum256([]byte(req.rp.ID))
 	if a.profile == ProfileCTAP20 {
 		// CTAP 2.0 §5.1 step 1 checks the excludeList before anything else,
@@ -285,18 +302,7 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 	}
 	a.faults.attestation(attStmt)
 	a.observe(EventRegistered, req.rp.ID, keystore.User{ID: req.user.ID, Name: req.user.Name, DisplayName: req.user.DisplayName}, cred, authData)
-	resp := map[int]any{
-		makeCredentialRespFmt:      stmt.Format,
-		makeCredentialRespAuthData: authData,
-		makeCredentialRespAttStmt:  attStmt,
-	}
-	if epAtt {
-		resp[makeCredentialRespEPAtt] = true
-	}
-	if cred.LargeBlobKey != nil {
-		resp[makeCredentialRespLargeBlobKey] = cred.LargeBlobKey
-	}
-	return resp, cred, nil
+	return &makeCredentialResponse{Fmt: stmt.Format, AuthData: authData, AttStmt: attStmt, EPAtt: epAtt, LargeBlobKey: cred.LargeBlobKey}, cred, nil
 }
 
 // chooseAlgorithm is step 3 of §6.1.2: the algorithm of the first
