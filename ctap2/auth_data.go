@@ -32,8 +32,10 @@ type authenticatorData struct {
 
 // marshal encodes the authenticator data: rpIdHash, flags, signCount, then
 // the attested credential data (AAGUID, credential ID length and ID, COSE
-// public key) and the extension outputs when present.
-func (d *authenticatorData) marshal() ([]byte, error) {
+// public key) and the extension outputs when present. room is spare
+// capacity after them, so that what a signature covers (the data and the
+// clientDataHash) can be appended without copying.
+func (d *authenticatorData) marshal(room int) ([]byte, error) {
 	flags := d.flags
 	var publicKey []byte
 	if c := d.attestedCredential; c != nil {
@@ -49,7 +51,11 @@ func (d *authenticatorData) marshal() ([]byte, error) {
 	if len(d.extensions) > 0 {
 		flags |= flagED
 	}
-	out := make([]byte, 0, 32+1+4+16+2+len(publicKey)+len(d.extensions)+credentialIDLen(d.attestedCredential))
+	attested := 0
+	if c := d.attestedCredential; c != nil {
+		attested = len(d.aaguid) + 2 + len(c.ID) + len(publicKey)
+	}
+	out := make([]byte, 0, len(d.rpIDHash)+1+4+attested+len(d.extensions)+room)
 	out = append(out, d.rpIDHash[:]...)
 	out = append(out, flags)
 	out = binary.BigEndian.AppendUint32(out, d.signCount)
@@ -60,11 +66,4 @@ func (d *authenticatorData) marshal() ([]byte, error) {
 		out = append(out, publicKey...)
 	}
 	return append(out, d.extensions...), nil
-}
-
-func credentialIDLen(c *keystore.Credential) int {
-	if c == nil {
-		return 0
-	}
-	return len(c.ID)
 }

@@ -200,7 +200,7 @@ func TestAuthenticatorDataMarshal(t *testing.T) {
 		{"with extensions", authenticatorData{rpIDHash: rpIDHash, flags: flagUP | flagUV, extensions: []byte{0xa0}}, flagUP | flagUV | flagED, 38},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := tc.data.marshal()
+			b, err := tc.data.marshal(0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,7 +212,7 @@ func TestAuthenticatorDataMarshal(t *testing.T) {
 			}
 		})
 	}
-	if _, err := (&authenticatorData{attestedCredential: &keystore.Credential{ID: make([]byte, 0x10000)}}).marshal(); err == nil {
+	if _, err := (&authenticatorData{attestedCredential: &keystore.Credential{ID: make([]byte, 0x10000)}}).marshal(0); err == nil {
 		t.Fatal("a credential ID longer than 65535 bytes was accepted")
 	}
 }

@@ -192,10 +192,16 @@ func decodeValue[T value](raw []byte, name string) (T, error) {
 	case *string:
 		ok = major == majorText
 		if ok {
-			if !utf8.Valid(raw[n : n+int(arg)]) {
+			s := raw[n : n+int(arg)]
+			if !utf8.Valid(s) {
 				return v, statusErrorf(CTAP2ErrInvalidCBOR, "%s: invalid UTF-8", name)
 			}
-			*p = string(raw[n : n+int(arg)])
+			// The one string of nearly every request, spared an allocation.
+			if string(s) == credentialTypePublicKey {
+				*p = credentialTypePublicKey
+			} else {
+				*p = string(s)
+			}
 		}
 	case *bool:
 		ok = raw[0] == cborFalse || raw[0] == cborTrue

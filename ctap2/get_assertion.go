@@ -110,11 +110,7 @@ func (a *Authenticator) decodeGetAssertion(data []byte) (*getAssertionRequest, e
 		return nil, err
 	}
 	req.allowListPresent = len(allowList) > 0
-	for _, d := range allowList {
-		if d.Type == credentialTypePublicKey {
-			req.allowList = append(req.allowList, d)
-		}
-	}
+	req.allowList = slices.DeleteFunc(allowList, func(d credentialDescriptor) bool { return d.Type != credentialTypePublicKey })
 	if req.extensions, err = decodeGetAssertionExtensions(p, getAssertionExtensions); err != nil {
 		return nil, err
 	}
@@ -322,13 +318,11 @@ func (a *Authenticator) assert(state *assertionState, cred *keystore.Credential)
 		return nil, err
 	}
 	ad := authenticatorData{rpIDHash: state.rpIDHash, flags: a.faults.flags(state.flags), signCount: signCount, extensions: extensions}
-	authData, err := ad.marshal()
+	authData, err := ad.marshal(len(state.clientDataHash))
 	if err != nil {
 		return nil, fmt.Errorf("authenticator data: %w", err)
 	}
-	signed := make([]byte, 0, len(authData)+len(state.clientDataHash))
-	signed = append(append(signed, authData...), state.clientDataHash...)
-	sig, err := a.keystore.Sign(cred, signed)
+	sig, err := a.keystore.Sign(cred, append(authData, state.clientDataHash...))
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}

@@ -284,7 +284,7 @@ func (a *Authenticator) doMakeCredential(r *request, req *makeCredentialRequest)
 	// cost a non-discoverable credential a durable counter record (an fsync)
 	// per registration, and the first assertion reserves one anyway.
 	ad := authenticatorData{rpIDHash: rpIDHash, flags: a.faults.flags(flags), attestedCredential: cred, aaguid: a.aaguid, extensions: extensions}
-	authData, err := ad.marshal()
+	authData, err := ad.marshal(0)
 	if err != nil {
 		return nil, cred, fmt.Errorf("authenticator data: %w", err)
 	}
