@@ -9,13 +9,21 @@ import (
 	"github.com/vauth/vauth/keystore/tpm/tpmtest"
 )
 
-// TestTPMAttestEveryAlgorithm: on swtpm, which makes keys of ES256, ES384,
-// ES512, RS256 and PS256, the tpm statement of each (pubArea of an ECC
-// key of the credential's curve or of an RSA-2048 key; certInfo from
-// TPM2_Certify; alg ES256, the attestation key's) is verified by go-webauthn
-// and, for the algorithms it knows, by python-fido2.
+// TestTPMAttestEveryAlgorithm: on swtpm and on the simulator (Microsoft's
+// reference TPM, whose RSA keys are in CRT form), which both make keys of
+// ES256, ES384, ES512, RS256 and PS256, the tpm statement of each (pubArea
+// of an ECC key of the credential's curve or of an RSA-2048 key; certInfo
+// from TPM2_Certify; alg ES256, the attestation key's) is verified by
+// go-webauthn and, for the algorithms it knows, by python-fido2.
 func TestTPMAttestEveryAlgorithm(t *testing.T) {
-	ks, err := tpm.Open(t.TempDir(), tpm.Options{Device: tpmtest.StartSwtpm(t, t.TempDir()).Device})
+	t.Run("swtpm", func(t *testing.T) {
+		tpmAttestEveryAlgorithm(t, tpm.Options{Device: tpmtest.StartSwtpm(t, t.TempDir()).Device})
+	})
+	t.Run("simulator", func(t *testing.T) { tpmAttestEveryAlgorithm(t, tpm.Options{TPM: tpmtest.Simulator(t)}) })
+}
+
+func tpmAttestEveryAlgorithm(t *testing.T, opts tpm.Options) {
+	ks, err := tpm.Open(t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +38,7 @@ func TestTPMAttestEveryAlgorithm(t *testing.T) {
 	}
 	want := []int{keystore.ES256, keystore.ES384, keystore.ES512, keystore.RS256, keystore.PS256}
 	if got := ks.Algorithms(); len(got) != len(want) {
-		t.Fatalf("swtpm offers %v, want %v", got, want)
+		t.Fatalf("the TPM offers %v, want %v", got, want)
 	}
 	cdh := sha256.Sum256([]byte(`{"type":"webauthn.create","challenge":"AAAA","origin":"https://example.com"}`))
 	for _, alg := range want {
