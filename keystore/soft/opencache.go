@@ -18,8 +18,8 @@ const openCacheSize = 256
 // sealed bytes and associated data is what opening them again would give.
 // A cache belongs to one set of sealKeys and is wiped with them.
 type openCache struct {
-	mu sync.Mutex
-	m  map[string]opened // by the sealed bytes
+	mu      sync.Mutex
+	entries *lru[string, opened] // by the sealed bytes
 }
 
 type opened struct {
@@ -27,13 +27,13 @@ type opened struct {
 	plain []byte
 }
 
-func newOpenCache() *openCache { return &openCache{m: make(map[string]opened)} }
+func newOpenCache() *openCache { return &openCache{entries: newLRU[string, opened](openCacheSize)} }
 
 // open is open(aead, sealed, ad) through the cache. The plaintext belongs to
 // the cache: the caller neither changes nor clears it.
 func (c *openCache) open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 	c.mu.Lock()
-	e, ok := c.m[string(sealed)]
+	e, ok := c.entries.get(string(sealed))
 	c.mu.Unlock()
 	if ok && e.ad == string(ad) {
 		return e.plain, nil
@@ -44,17 +44,11 @@ func (c *openCache) open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An entry forgotten to make room keeps its plaintext: an operation may
+	// still be using it; wipe clears them all when none can be.
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= openCacheSize {
-		// Any entry will do. Its plaintext is not cleared: an operation
-		// may still be using it; wipe clears them all when none can be.
-		for k := range c.m {
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[string(sealed)] = opened{string(ad), plain}
+	c.entries.put(string(sealed), opened{string(ad), plain})
 	return plain, nil
 }
 
@@ -66,8 +60,5 @@ func (c *openCache) wipe() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, e := range c.m {
-		clear(e.plain)
-		delete(c.m, k)
-	}
+	c.entries.clear(func(e opened) { clear(e.plain) })
 }

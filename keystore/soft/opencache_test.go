@@ -34,19 +34,14 @@ func TestOpenCache(t *testing.T) {
 				t.Fatalf("sealed %d opened with other associated data", i)
 			}
 		}
-		if len(c.m) > openCacheSize {
-			t.Fatalf("cache holds %d entries, bound %d", len(c.m), openCacheSize)
+		if c.entries.len() > openCacheSize {
+			t.Fatalf("cache holds %d entries, bound %d", c.entries.len(), openCacheSize)
 		}
 	}
-	kept := func() []byte {
-		for _, e := range c.m {
-			return e.plain
-		}
-		return nil
-	}()
+	kept, _ := c.entries.get(string(sealedAll[len(sealedAll)-1]))
 	c.wipe()
-	if len(c.m) != 0 || !bytes.Equal(kept, make([]byte, len(kept))) {
-		t.Errorf("after wipe: %d entries, a kept plaintext reads % x", len(c.m), kept)
+	if c.entries.len() != 0 || len(kept.plain) == 0 || !bytes.Equal(kept.plain, make([]byte, len(kept.plain))) {
+		t.Errorf("after wipe: %d entries, a kept plaintext reads % x", c.entries.len(), kept.plain)
 	}
 	if plain, err := c.open(aead, sealedAll[0], ad); err != nil || plain[0] != 0 {
 		t.Errorf("open after wipe = % x, %v", plain, err)

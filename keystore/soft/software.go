@@ -1,7 +1,6 @@
 package soft
 
 import (
-	"container/list"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -70,18 +69,10 @@ var errBadBlob = errors.New("soft: malformed key blob")
 type Engine struct {
 	rsaBits int
 
-	mu    sync.Mutex
-	size  int
-	lru   *list.List // of *cachedKey, most recent first
-	byKey map[keyID]*list.Element
-}
-
-// cachedKey is a parsed private key (*ecdsa.PrivateKey,
-// *secp256k1.PrivateKey, *rsa.PrivateKey or ed25519.PrivateKey), found by
-// its keyID.
-type cachedKey struct {
-	id  keyID
-	key any
+	mu sync.Mutex
+	// keys are parsed private keys (*ecdsa.PrivateKey,
+	// *secp256k1.PrivateKey, *rsa.PrivateKey or ed25519.PrivateKey).
+	keys *lru[keyID, any]
 }
 
 // keyID names a parsed key: its algorithm (an ES256 and an ES256K blob
@@ -110,7 +101,7 @@ func NewEngineRSA(rsaBits int) (*Engine, error) {
 	if rsaBits != DefaultRSABits && rsaBits != RSABits3072 {
 		return nil, fmt.Errorf("soft: RSA keys of %d bits: want %d or %d", rsaBits, DefaultRSABits, RSABits3072)
 	}
-	return &Engine{rsaBits: rsaBits, size: keyCacheSize, lru: list.New(), byKey: map[keyID]*list.Element{}}, nil
+	return &Engine{rsaBits: rsaBits, keys: newLRU[keyID, any](keyCacheSize)}, nil
 }
 
 // Name implements KeyEngine.
@@ -239,12 +230,11 @@ func (e *Engine) key(alg int, blob []byte) (any, error) {
 	}
 	id := idOf(alg, blob)
 	e.mu.Lock()
-	if el, ok := e.byKey[id]; ok {
-		e.lru.MoveToFront(el)
-		e.mu.Unlock()
-		return el.Value.(*cachedKey).key, nil
-	}
+	k, ok := e.keys.get(id)
 	e.mu.Unlock()
+	if ok {
+		return k, nil
+	}
 	k, err := parseBlob(alg, blob)
 	if err != nil {
 		return nil, err
@@ -313,21 +303,11 @@ func rsaFromPrimes(b []byte) (*rsa.PrivateKey, error) {
 	return k, nil
 }
 
-// remember puts a parsed key in the cache, evicting the least recently used
-// one when the cache is full.
+// remember puts a parsed key in the cache.
 func (e *Engine) remember(id keyID, k any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if el, ok := e.byKey[id]; ok {
-		e.lru.MoveToFront(el)
-		return
-	}
-	e.byKey[id] = e.lru.PushFront(&cachedKey{id: id, key: k})
-	for e.lru.Len() > e.size {
-		oldest := e.lru.Back()
-		e.lru.Remove(oldest)
-		delete(e.byKey, oldest.Value.(*cachedKey).id)
-	}
+	e.keys.put(id, k)
 }
 
 var (

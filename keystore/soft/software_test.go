@@ -38,7 +38,7 @@ func TestEngineSignVerify(t *testing.T) {
 // key parsed again after eviction signs as the cached one did.
 func TestEngineKeyCache(t *testing.T) {
 	e := NewEngine()
-	e.size = 3
+	e.keys.size = 3
 	type key struct {
 		pub  *ecdsa.PublicKey
 		blob []byte
@@ -50,8 +50,8 @@ func TestEngineKeyCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		keys = append(keys, key{pub.(*ecdsa.PublicKey), blob})
-		if e.lru.Len() > e.size || len(e.byKey) != e.lru.Len() {
-			t.Fatalf("cache holds %d keys (%d indexed), bound %d", e.lru.Len(), len(e.byKey), e.size)
+		if e.keys.len() > e.keys.size || len(e.keys.index) != e.keys.len() {
+			t.Fatalf("cache holds %d keys (%d indexed), bound %d", e.keys.len(), len(e.keys.index), e.keys.size)
 		}
 	}
 	msg := []byte("m")
@@ -64,8 +64,8 @@ func TestEngineKeyCache(t *testing.T) {
 			}
 		}
 	}
-	if e.lru.Len() != e.size {
-		t.Errorf("cache holds %d keys, want %d", e.lru.Len(), e.size)
+	if e.keys.len() != e.keys.size {
+		t.Errorf("cache holds %d keys, want %d", e.keys.len(), e.keys.size)
 	}
 }
 
@@ -96,8 +96,8 @@ func TestEngineKeyCacheByAlgorithm(t *testing.T) {
 			t.Errorf("alg %d: signed with the other algorithm's key: %v", alg, err)
 		}
 	}
-	if e.lru.Len() != 2 {
-		t.Errorf("cache holds %d keys, want one per algorithm", e.lru.Len())
+	if e.keys.len() != 2 {
+		t.Errorf("cache holds %d keys, want one per algorithm", e.keys.len())
 	}
 }
 
