@@ -192,16 +192,10 @@ func decodeValue[T value](raw []byte, name string) (T, error) {
 	case *string:
 		ok = major == majorText
 		if ok {
-			s := raw[n : n+int(arg)]
-			if !utf8.Valid(s) {
+			if !utf8.Valid(raw[n : n+int(arg)]) {
 				return v, statusErrorf(CTAP2ErrInvalidCBOR, "%s: invalid UTF-8", name)
 			}
-			// The one string of nearly every request, spared an allocation.
-			if string(s) == credentialTypePublicKey {
-				*p = credentialTypePublicKey
-			} else {
-				*p = string(s)
-			}
+			*p = string(raw[n : n+int(arg)])
 		}
 	case *bool:
 		ok = raw[0] == cborFalse || raw[0] == cborTrue
