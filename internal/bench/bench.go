@@ -1,5 +1,5 @@
 // Package bench holds vauth's speed benchmarks and their floors (a bare
-// ECDSA P-256 signature, a bare TPM2_Sign, an in-memory CTAPHID round
+// signature of each algorithm, a bare TPM2_Sign, an in-memory CTAPHID round
 // trip), so that `go test -bench` and `make bench` measure the same code
 // and report ratios from one run; the load generator (Load) that the load
 // tests run against the daemon; and the scale run (Populate,
@@ -9,9 +9,6 @@ package bench
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"path/filepath"
 	"testing"
@@ -24,21 +21,6 @@ import (
 	"github.com/vauth/vauth/internal/presence"
 	"github.com/vauth/vauth/keystore"
 )
-
-// ECDSASign is the floor: one bare P-256 signature over a SHA-256 digest.
-func ECDSASign(b *testing.B) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	digest := sha256.Sum256([]byte("vauth"))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ecdsa.SignASN1(rand.Reader, key, digest[:]); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
 
 // transport names how the benchmark reaches the authenticator.
 type transport int

@@ -4,6 +4,8 @@ import (
 	"crypto/cipher"
 	"slices"
 	"sync"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // openCacheSize is how many opened credential IDs and key handles a store
@@ -19,23 +21,32 @@ const openCacheSize = 256
 // A cache belongs to one set of sealKeys and is wiped with them.
 type openCache struct {
 	mu      sync.Mutex
-	entries *lru[string, opened] // by the sealed bytes
+	entries *lru[openTag, opened]
 }
+
+// openTag finds an entry: the sealed bytes' Poly1305 tag, a fixed-size key
+// that a lookup builds without allocating. The entry's sealed bytes and
+// associated data must match as well.
+type openTag [chacha20poly1305.Overhead]byte
 
 type opened struct {
-	ad    string
-	plain []byte
+	sealed, ad string
+	plain      []byte
 }
 
-func newOpenCache() *openCache { return &openCache{entries: newLRU[string, opened](openCacheSize)} }
+func newOpenCache() *openCache { return &openCache{entries: newLRU[openTag, opened](openCacheSize)} }
 
 // open is open(aead, sealed, ad) through the cache. The plaintext belongs to
 // the cache: the caller neither changes nor clears it.
 func (c *openCache) open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
+	if len(sealed) < sealOverhead {
+		return nil, errOpen // as open would answer
+	}
+	tag := openTag(sealed[len(sealed)-len(openTag{}):])
 	c.mu.Lock()
-	e, ok := c.entries.get(string(sealed))
+	e, ok := c.entries.get(tag)
 	c.mu.Unlock()
-	if ok && e.ad == string(ad) {
+	if ok && e.sealed == string(sealed) && e.ad == string(ad) {
 		return e.plain, nil
 	}
 	// The AEAD sees a copy of ad, so that callers can build ad on their
@@ -48,7 +59,7 @@ func (c *openCache) open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 	// still be using it; wipe clears them all when none can be.
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries.put(string(sealed), opened{string(ad), plain})
+	c.entries.put(tag, opened{string(sealed), string(ad), plain})
 	return plain, nil
 }
 

@@ -38,7 +38,8 @@ func TestOpenCache(t *testing.T) {
 			t.Fatalf("cache holds %d entries, bound %d", c.entries.len(), openCacheSize)
 		}
 	}
-	kept, _ := c.entries.get(string(sealedAll[len(sealedAll)-1]))
+	last := sealedAll[len(sealedAll)-1]
+	kept, _ := c.entries.get(openTag(last[len(last)-len(openTag{}):]))
 	c.wipe()
 	if c.entries.len() != 0 || len(kept.plain) == 0 || !bytes.Equal(kept.plain, make([]byte, len(kept.plain))) {
 		t.Errorf("after wipe: %d entries, a kept plaintext reads % x", c.entries.len(), kept.plain)

@@ -81,7 +81,6 @@ const rounds = 3
 // target.
 func printBench(ctx context.Context, bin, tmp string) bool {
 	floors := map[string]func(*testing.B){
-		"ECDSA P-256 sign":              bench.ECDSASign,
 		"TPM2_Sign (swtpm)":             bench.TPMSign,
 		"TPM2_CreateLoaded RSA (swtpm)": bench.TPMCreateRSA,
 		"PING round trip (pipe)":        bench.Ping,
