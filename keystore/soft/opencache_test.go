@@ -3,6 +3,7 @@ package soft
 import (
 	"bytes"
 	"crypto/rand"
+	"slices"
 	"testing"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -10,7 +11,8 @@ import (
 
 // TestOpenCache checks that the cache answers what opening answers: the
 // plaintext for the right associated data, a failure for any other (even
-// right after a success), a bound on its size, and nothing after wipe.
+// right after a success) and for altered sealed bytes with the same tag, a
+// bound on its size, and nothing after wipe.
 func TestOpenCache(t *testing.T) {
 	aead, err := chacha20poly1305.NewX(make([]byte, chacha20poly1305.KeySize))
 	if err != nil {
@@ -32,6 +34,12 @@ func TestOpenCache(t *testing.T) {
 			}
 			if _, err := c.open(aead, sealed, otherAD); err == nil {
 				t.Fatalf("sealed %d opened with other associated data", i)
+			}
+			// The same tag (the cache's key) on other sealed bytes.
+			forged := slices.Clone(sealed)
+			forged[len(forged)-len(openTag{})-1] ^= 1
+			if _, err := c.open(aead, forged, ad); err == nil {
+				t.Fatalf("sealed %d, altered but for its tag, opened", i)
 			}
 		}
 		if c.entries.len() > openCacheSize {
